@@ -1,0 +1,90 @@
+"""Command line of the course tools.
+
+    python -m assignment release [--check]   regenerate release/ from solutions/ (or check it is in sync)
+    python -m assignment run [--full]        the main job: regenerate the release, execute the solution
+                                             notebook, save its figures under build/
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+
+from . import notebooks
+from .execute import execute
+from .nbgrader_cli import generate_release, generate_release_elsewhere
+from .paths import BUILD_DIR, RELEASE_NOTEBOOK, REPO_ROOT, SOURCE_NOTEBOOK, mnist_root
+
+
+def release_is_in_sync() -> bool:
+    """True when release/ is byte-identical to what nbgrader generates from solutions/ now."""
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = generate_release_elsewhere(Path(scratch))
+        return fresh.read_bytes() == RELEASE_NOTEBOOK.read_bytes()
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    if args.check:
+        if release_is_in_sync():
+            print(f"{RELEASE_NOTEBOOK.relative_to(REPO_ROOT)} is in sync with {SOURCE_NOTEBOOK.relative_to(REPO_ROOT)}.")
+            return 0
+        print("The release is stale: run `python -m assignment release` and commit release/.", file=sys.stderr)
+        return 1
+    path = generate_release()
+    print(f"Regenerated {path.relative_to(REPO_ROOT)} (and recorded the assignment in gradebook.db).")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    out_dir = BUILD_DIR / "solution"
+    print(f"1/2 Regenerating the student release with nbgrader ...")
+    print(f"    {generate_release().relative_to(REPO_ROOT)}")
+
+    mode = "real settings" if args.full else "fast mode"
+    print(f"2/2 Executing the solution notebook ({mode}, MNIST from {mnist_root()}) ...")
+    started = time.perf_counter()
+    nb = execute(SOURCE_NOTEBOOK, workdir=out_dir, fast=not args.full)
+    seconds = time.perf_counter() - started
+
+    executed = out_dir / SOURCE_NOTEBOOK.name
+    nbformat.write(nb, str(executed))
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    (out_dir / "vae.html").write_text(html, encoding="utf-8")
+    figures = notebooks.save_images(nb, out_dir / "figures")
+
+    print(f"    executed in {seconds:.0f} s: {executed.relative_to(REPO_ROOT)} and vae.html beside it")
+    print(f"    {len(figures)} figures in {(out_dir / 'figures').relative_to(REPO_ROOT)}/")
+    for cell in nb.cells:
+        if notebooks.is_autograded_test(cell):
+            meta = notebooks.nbgrader_meta(cell)
+            passed = not any(o.output_type == "error" for o in cell.get("outputs", []))
+            print(f"    {'pass' if passed else 'FAIL'}  {meta['grade_id']:<24} {meta['points']:g} points")
+    error = notebooks.first_error(nb)
+    if error:
+        index, cell, output = error
+        print(f"The solution notebook failed in cell {index}: {output.ename}: {output.evalue}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m assignment", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    release = commands.add_parser("release", help="regenerate release/ from solutions/ with nbgrader")
+    release.add_argument("--check", action="store_true", help="only check that release/ is in sync")
+    release.set_defaults(func=cmd_release)
+    run = commands.add_parser("run", help="the main job: regenerate the release and execute the solution")
+    run.add_argument("--full", action="store_true", help="use the notebook's real training settings, not fast mode")
+    run.set_defaults(func=cmd_run)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

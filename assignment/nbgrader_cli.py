@@ -1,0 +1,42 @@
+"""Run nbgrader's command line for this course, from the right directory and environment."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .environment import course_env
+from .paths import ASSIGNMENT, NBGRADER_CONFIG, REPO_ROOT
+
+
+def run_nbgrader(args: list[str], course_root: Path = REPO_ROOT, check: bool = True) -> subprocess.CompletedProcess:
+    """`nbgrader <args>` with course_root as working directory (nbgrader reads its config from there)."""
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course_root, env=course_env(),
+                            capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def generate_release(course_root: Path = REPO_ROOT) -> Path:
+    """Regenerate release/vae/ from solutions/vae/ with nbgrader; return the release notebook.
+
+    Also records the assignment's cells in that course root's gradebook, which
+    `nbgrader autograde` needs later.
+    """
+    run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], course_root)
+    return course_root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+
+
+def generate_release_elsewhere(workdir: Path) -> Path:
+    """Generate the release in a scratch copy of the course (own gradebook), leaving the repo untouched."""
+    shutil.copy2(NBGRADER_CONFIG, workdir / NBGRADER_CONFIG.name)
+    shutil.copytree(REPO_ROOT / "solutions", workdir / "solutions")
+    return generate_release(workdir)
+
+
+def validate(notebook: Path, invert: bool = False) -> subprocess.CompletedProcess:
+    """`nbgrader validate` (executes the notebook; --invert passes when some check fails)."""
+    args = ["validate", str(notebook)] + (["--invert"] if invert else [])
+    return run_nbgrader(args, check=False)

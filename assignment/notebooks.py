@@ -1,0 +1,77 @@
+"""Reading the nbgrader side of a notebook: graded cells, points, errors, images."""
+from __future__ import annotations
+
+import base64
+from collections import defaultdict
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from .parts import part_of
+
+
+def read(path: Path) -> NotebookNode:
+    return nbformat.read(str(path), as_version=4)
+
+
+def nbgrader_meta(cell: NotebookNode) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def cells_by_grade_id(nb: NotebookNode) -> dict[str, NotebookNode]:
+    return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells if "grade_id" in nbgrader_meta(c)}
+
+
+def graded_cells(nb: NotebookNode) -> list[NotebookNode]:
+    """Cells that carry points: autograded test cells and manually graded answers."""
+    return [c for c in nb.cells if nbgrader_meta(c).get("grade")]
+
+
+def is_autograded_test(cell: NotebookNode) -> bool:
+    meta = nbgrader_meta(cell)
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def is_manual_answer(cell: NotebookNode) -> bool:
+    meta = nbgrader_meta(cell)
+    return bool(meta.get("grade")) and bool(meta.get("solution"))
+
+
+def points_by_grade_id(nb: NotebookNode) -> dict[str, float]:
+    return {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c).get("points", 0)) for c in graded_cells(nb)}
+
+
+def points_by_part(nb: NotebookNode) -> dict[str, float]:
+    totals: dict[str, float] = defaultdict(float)
+    for grade_id, points in points_by_grade_id(nb).items():
+        totals[part_of(grade_id)] += points
+    return dict(totals)
+
+
+def first_error(nb: NotebookNode) -> tuple[int, NotebookNode, NotebookNode] | None:
+    """(cell index, cell, error output) of the first cell that raised, in an executed notebook."""
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                return index, cell, output
+    return None
+
+
+def stderr_text(cell: NotebookNode) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.output_type == "stream" and o.name == "stderr")
+
+
+def save_images(nb: NotebookNode, directory: Path) -> list[Path]:
+    """Write every PNG output of an executed notebook as <grade id>-<n>.png; return the paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for cell in nb.cells:
+        name = nbgrader_meta(cell).get("grade_id", "cell")
+        pngs = [o["data"]["image/png"] for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        for n, png in enumerate(pngs, start=1):
+            path = directory / f"{name}-{n}.png"
+            path.write_bytes(base64.b64decode(png))
+            written.append(path)
+    return written

@@ -1,0 +1,28 @@
+"""nbgrader configuration of the VAE assignment.
+
+nbgrader reads this file from the directory it runs in, so every nbgrader command of
+this course runs from the repository root (the `assignment` tools take care of that).
+"""
+import os
+
+c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
+
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.source_directory = "solutions"   # instructor notebooks, with solutions
+c.CourseDirectory.release_directory = "release"    # student notebooks, generated and committed
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+
+# The release must hold only the notebook: every other file in solutions/vae/ would be copied to students.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.png", "*.html", "data"]
+
+# Stubs that students see in place of solutions.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Execution while validating and autograding. The notebook shrinks its training budget when
+# NBGRADER_EXECUTION is set; the slowest cell then takes a few seconds on a 2-core CPU.
+c.Execute.timeout = 300          # seconds per cell
+c.Execute.startup_timeout = 120  # seconds for the kernel to start (torch imports are slow)
+c.Execute.kernel_name = "python3"

@@ -3,10 +3,12 @@
     python -m assignment release [--check]   regenerate release/ from solutions/ (or check it is in sync)
     python -m assignment run [--full]        the main job: regenerate the release, execute the solution
                                              notebook, save its figures under build/
+    python -m assignment bench [--runs N]    time a fast-mode execution of the solution notebook
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -42,8 +44,12 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     out_dir = BUILD_DIR / "solution"
-    print(f"1/2 Regenerating the student release with nbgrader ...")
-    print(f"    {generate_release().relative_to(REPO_ROOT)}")
+    print("1/2 Regenerating the student release with nbgrader ...")
+    before = RELEASE_NOTEBOOK.read_bytes() if RELEASE_NOTEBOOK.exists() else b""
+    generate_release()
+    changed = RELEASE_NOTEBOOK.read_bytes() != before
+    print(f"    {RELEASE_NOTEBOOK.relative_to(REPO_ROOT)}: "
+          + ("CHANGED, commit it with the source" if changed else "unchanged, in sync with the source"))
 
     mode = "real settings" if args.full else "fast mode"
     print(f"2/2 Executing the solution notebook ({mode}, MNIST from {mnist_root()}) ...")
@@ -72,6 +78,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Wall time of executing the solution notebook in fast mode (kernel start included), as nbgrader would."""
+    seconds = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for run in range(1, args.runs + 1):
+            started = time.perf_counter()
+            nb = execute(SOURCE_NOTEBOOK, workdir=Path(scratch), fast=True)
+            seconds.append(time.perf_counter() - started)
+            status = "ok" if notebooks.first_error(nb) is None else "FAILED"
+            print(f"run {run}: {seconds[-1]:.1f} s ({status})")
+    print(f"solution notebook, fast mode: median {statistics.median(seconds):.1f} s over {args.runs} runs "
+          f"(min {min(seconds):.1f}, max {max(seconds):.1f})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m assignment", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -82,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="the main job: regenerate the release and execute the solution")
     run.add_argument("--full", action="store_true", help="use the notebook's real training settings, not fast mode")
     run.set_defaults(func=cmd_run)
+    bench = commands.add_parser("bench", help="time fast-mode executions of the solution notebook")
+    bench.add_argument("--runs", type=int, default=3, help="how many executions (default 3)")
+    bench.set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -1,0 +1,205 @@
+"""Run untrusted student code in a child process and get plain data back.
+
+Why a child process: anything decided inside the student's interpreter can be forged (the
+student's code can monkeypatch whatever a check calls), and a runaway call (an infinite loop,
+a memory blow-up, sys.exit, os._exit, a kill signal) must cost only the call that ran away.
+
+The child
+- runs `python -I` in a fresh scratch directory with a minimal environment (no secrets);
+- has limits on wall time, memory (RLIMIT_DATA), file size and core dumps;
+- where Linux user namespaces allow it (`unshare -rmn`), has no network at all and sees the
+  paths in `Limits.hidden` as empty (tmpfs over folders, /dev/null over files);
+- returns its results as a dict of tensors and numbers saved with torch.save and loaded here
+  with `weights_only=True`, so no student object is ever unpickled in the grading process.
+
+The probe (trusted code that calls the student's functions) runs inside the child, so its
+results are data to verify, never verdicts: the checks in the grading process decide.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+# What the child runs. It is passed on the command line, so the child needs no file of ours.
+_CHILD = r'''
+import json, os, sys, traceback
+import torch
+torch.set_num_threads(int(sys.argv[1]))
+def _report(kind, message):
+    with open("error.json", "w") as f:
+        json.dump({"kind": kind, "message": message}, f)
+try:
+    _inputs = torch.load("inputs.pt", weights_only=True)
+    _student = {"__name__": "submission"}
+    try:
+        exec(compile(open("submission.py").read(), "submission.py", "exec"), _student)
+    except BaseException as e:
+        _report("load", f"{type(e).__name__}: {e}")
+        raise SystemExit(3)
+    _probe = {"__name__": "probe"}
+    exec(compile(open("probe.py").read(), "probe.py", "exec"), _probe)
+    try:
+        _result = _probe[sys.argv[2]](_student, _inputs)
+    except BaseException as e:
+        _frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == "submission.py"]
+        _where = f" (submission line {_frames[-1].lineno}: {_frames[-1].line})" if _frames else ""
+        _report("call", f"{type(e).__name__}: {e}{_where}")
+        raise SystemExit(4)
+    torch.save(_result, "result.pt")
+    sys.stdout.flush()
+    os._exit(0)   # do not wait for threads the submission may have left running
+except SystemExit:
+    raise
+except BaseException as e:
+    _report("internal", f"{type(e).__name__}: {e}")
+    raise SystemExit(5)
+'''
+
+
+@dataclass(frozen=True)
+class Limits:
+    seconds: float = 60.0
+    memory_bytes: int = 3 * 2**30        # RLIMIT_DATA: torch itself needs about 0.8 GiB
+    file_bytes: int = 64 * 2**20         # the largest file the child may write
+    threads: int = 1                     # torch threads: one per child keeps parallel grading fair
+    hidden: tuple[Path, ...] = ()        # folders and files the child must not see
+    isolate: bool = True                 # use `unshare -rmn` when the kernel allows it
+
+
+@dataclass
+class Outcome:
+    """What came back from one sandboxed call. `ok` means data came back, not that it is right."""
+    status: str                          # ok | error | timeout | memory | died
+    message: str                         # plain words for the student's report
+    data: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    output: str = ""                     # the tail of what the child printed
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def namespaces_available() -> bool:
+    """True when unprivileged user, mount and network namespaces work here."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False
+    return subprocess.run([unshare, "-rmn", "true"], capture_output=True).returncode == 0
+
+
+def _set_limits(limits: Limits):
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return apply
+
+
+def _command(limits: Limits, entry: str) -> list[str]:
+    python = [sys.executable, "-I", "-c", _CHILD, str(limits.threads), entry]
+    if not (limits.isolate and namespaces_available()):
+        return python
+    mounts = []
+    for path in limits.hidden:
+        if path.is_dir():
+            mounts.append(f"mount -t tmpfs -o size=1m none {shlex.quote(str(path))}")
+        elif path.exists():
+            mounts.append(f"mount --bind /dev/null {shlex.quote(str(path))}")
+    script = " && ".join(mounts + ['exec "$@"'])
+    return ["unshare", "-rmn", "sh", "-c", script, "sandbox", *python]
+
+
+def _child_env(scratch: Path) -> dict[str, str]:
+    """Only what Python and torch need: no tokens, no database URLs, no grader settings."""
+    return {"PATH": os.defpath, "HOME": str(scratch), "TMPDIR": str(scratch), "LANG": "C.UTF-8",
+            "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""}
+
+
+def run(code: str, probe: str, entry: str, inputs: dict, scratch: Path, limits: Limits = Limits()) -> Outcome:
+    """Execute the student's `code`, then `probe`'s function `entry(student_namespace, inputs)`, in a child.
+
+    `scratch` must be a fresh, empty directory; it is the child's working directory and home.
+    """
+    scratch.mkdir(parents=True, exist_ok=True)
+    (scratch / "submission.py").write_text(code, encoding="utf-8")
+    (scratch / "probe.py").write_text(probe, encoding="utf-8")
+    torch.save(inputs, scratch / "inputs.pt")
+    log = scratch / "output.log"
+    started = time.perf_counter()
+    with open(log, "wb") as out:
+        child = subprocess.Popen(_command(limits, entry), cwd=scratch, env=_child_env(scratch), stdin=subprocess.DEVNULL,
+                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                 preexec_fn=_set_limits(limits))
+        try:
+            child.wait(timeout=limits.seconds)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            _kill_group(child)
+    seconds = time.perf_counter() - started
+    output = _tail(log)
+    return _outcome(scratch, child.returncode, timed_out, seconds, output, limits)
+
+
+def _kill_group(child: subprocess.Popen) -> None:
+    """Kill the child and everything it started (background threads die with it, forks too)."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    child.wait()
+
+
+def _tail(log: Path, limit: int = 4000) -> str:
+    with open(log, "rb") as f:
+        f.seek(max(0, log.stat().st_size - limit))
+        return f.read().decode("utf-8", errors="replace")
+
+
+def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, output: str, limits: Limits) -> Outcome:
+    def make(status: str, message: str, data: dict | None = None) -> Outcome:
+        return Outcome(status, message, data or {}, seconds, output)
+
+    if timed_out:
+        return make("timeout", f"did not finish within {limits.seconds:g} s (an endless loop, or far too slow) and was stopped")
+    error_file = scratch / "error.json"
+    if error_file.exists():
+        try:
+            error = json.loads(error_file.read_text())
+            kind, message = str(error["kind"]), str(error["message"])[:500]
+        except (ValueError, KeyError, TypeError):
+            return make("error", "the submission wrote over the grader's error report")
+        if "MemoryError" in message or "DefaultCPUAllocator: can't allocate" in message:
+            return make("memory", f"ran out of memory (limit {limits.memory_bytes / 2**30:g} GiB): {message}")
+        if kind == "load":
+            return make("error", f"your code failed while being loaded: {message}")
+        if kind == "call":
+            return make("error", f"your code raised {message}")
+        return make("error", f"the grader could not run this check: {message}")
+    result_file = scratch / "result.pt"
+    if returncode == 0 and result_file.exists():
+        try:
+            data = torch.load(result_file, weights_only=True)
+        except Exception as e:
+            return make("error", f"the results of this check could not be read safely ({type(e).__name__})")
+        if not isinstance(data, dict):
+            return make("error", "the results of this check are not of the expected form")
+        return make("ok", "ran to the end", data)
+    if returncode is not None and returncode < 0:
+        name = signal.Signals(-returncode).name
+        return make("died", f"the process was killed by {name} before the check finished")
+    return make("died", f"the process ended (exit code {returncode}) before the check finished: "
+                        "does your code call sys.exit, os._exit or kill itself?")

@@ -4,6 +4,14 @@ nbgrader reads this file from the directory it runs in, so every nbgrader comman
 this course runs from the repository root (the `assignment` tools take care of that).
 """
 import os
+import sys
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, IgnorePattern, LimitOutput,
+                                    SaveAutoGrades)
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from autograder.nbgrader_plugin import HiddenChecks  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -26,3 +34,8 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Execute.timeout = 300          # seconds per cell
 c.Execute.startup_timeout = 120  # seconds for the kernel to start (torch imports are slow)
 c.Execute.kernel_name = "python3"
+
+# Autograding: the hidden checks run in trusted code after the student's notebook is executed
+# and decide every autograded cell's score (autograder/nbgrader_plugin.py).
+c.Autograde.autograde_preprocessors = [Execute, HiddenChecks, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]

@@ -33,6 +33,8 @@ def generate_release_elsewhere(workdir: Path) -> Path:
     """Generate the release in a scratch copy of the course (own gradebook), leaving the repo untouched."""
     shutil.copy2(NBGRADER_CONFIG, workdir / NBGRADER_CONFIG.name)
     shutil.copytree(REPO_ROOT / "solutions", workdir / "solutions")
+    for package in ("assignment", "autograder"):   # the config imports the grading preprocessor
+        (workdir / package).symlink_to(REPO_ROOT / package)
     return generate_release(workdir)
 
 

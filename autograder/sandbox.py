@@ -53,7 +53,7 @@ try:
         _result = _probe[sys.argv[2]](_student, _inputs)
     except BaseException as e:
         _frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == "submission.py"]
-        _where = f" (submission line {_frames[-1].lineno}: {_frames[-1].line})" if _frames else ""
+        _where = f" (in {_frames[-1].name}: {_frames[-1].line})" if _frames else ""
         _report("call", f"{type(e).__name__}: {e}{_where}")
         raise SystemExit(4)
     torch.save(_result, "result.pt")

@@ -1,0 +1,44 @@
+"""3d: the student's best_beta, trained briefly by the grader, lands in the useful regime."""
+import math
+
+import pytest
+
+from autograder.checks import regimes as R
+from autograder.checks.test_p3b_train_vae import regime
+
+
+@pytest.fixture(scope="module")
+def beta(run_probe):
+    out = run_probe("best_beta", {})
+    assert out["is_number"], f"best_beta should be a number set after tuning, got a {out['type']}."
+    value = out["value"]
+    assert math.isfinite(value) and 0 < value <= 1000, f"best_beta should be a positive number, got {value}."
+    return value
+
+
+@pytest.fixture(scope="module")
+def tuned(run_probe, mnist, beta):
+    return regime(run_probe, mnist, beta, R.ITERATIONS["tuned"])
+
+
+def test_best_beta_is_a_positive_number(beta):
+    """best_beta is a positive float."""
+
+
+def test_tuned_vae_keeps_a_moderate_kl(tuned, beta):
+    """With best_beta the KL stays in a middle band: neither collapsed nor unbounded."""
+    low, high = R.TUNED_KL_RANGE
+    assert low < tuned["kl"] < high, (
+        f"With best_beta = {beta:g} the KL was {tuned['kl']:.2f} nats per image; a useful VAE keeps it between {low:g} and {high:g}. "
+        + ("The posterior collapsed: try a smaller beta." if tuned["kl"] <= low else "The code ignores the prior: try a larger beta."))
+
+
+def test_tuned_vae_uses_several_latent_units(tuned, beta):
+    """With best_beta several latent units carry information."""
+    assert tuned["active"] >= R.TUNED_MIN_ACTIVE_UNITS, f"With best_beta = {beta:g} only {tuned['active']} latent units were active."
+
+
+def test_tuned_vae_reconstructs_clearly_better_than_the_mean_image(tuned, beta):
+    """With best_beta reconstructions are clearly better than predicting the mean image."""
+    assert tuned["rec_ratio"] < R.TUNED_MAX_REC_RATIO, (
+        f"With best_beta = {beta:g} the reconstruction error was {tuned['rec_ratio']:.0%} of the mean image's; expected below {R.TUNED_MAX_REC_RATIO:.0%}.")

@@ -1,0 +1,215 @@
+"""Probes: trusted code that runs inside the sandbox, next to the student's code.
+
+Each probe calls the student's functions on the inputs the grader chose and returns plain
+data (tensors, numbers, strings, lists of them). It decides nothing: the checks in
+autograder/checks/ compare that data with expectations in the grading process.
+
+This file is shipped to the child as source text; it may import only torch and the standard
+library, and gets the student's namespace as a dict.
+"""
+import copy
+import math
+
+import torch
+import torch.nn as nn
+
+
+def _params(model):
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+def architecture(student, inputs):
+    out = {}
+    for nz in (2, 16, 64):
+        encoder, decoder = student["Encoder"](nz), student["Decoder"](nz)
+        encoder.eval(), decoder.eval()
+        with torch.no_grad():
+            for batch in (1, 3, 8):
+                out[f"enc_{nz}_{batch}"] = encoder(inputs["images"][:batch])
+                out[f"dec_{nz}_{batch}"] = decoder(inputs["codes"][:batch, :nz])
+            out[f"dec_extreme_{nz}"] = decoder(inputs["codes"][:8, :nz] * 30)
+    encoder, decoder = student["Encoder"](16), student["Decoder"](16)
+    encoder.train(), decoder.train()
+    loss = decoder(encoder(inputs["images"][:8])).sum()
+    loss.backward()
+    named = list(encoder.named_parameters()) + list(decoder.named_parameters())
+    out["params_without_grad"] = [n for n, p in named if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)]
+    out["n_params"] = sum(p.numel() for _, p in named)
+    return out
+
+
+def autoencoder_forward(student, inputs):
+    model = student["AutoEncoder"](inputs["nz"])
+    codes = model.encoder(inputs["images"])
+    rec = model(inputs["images"])
+    return {"codes_shape": list(codes.shape), "rec_shape": list(rec.shape), "rec_requires_grad": rec.requires_grad}
+
+
+def _loader(images, batch_size):
+    dataset = torch.utils.data.TensorDataset(images, torch.zeros(len(images), dtype=torch.long))
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+
+
+def train_autoencoder(student, inputs):
+    torch.manual_seed(inputs["seed"])
+    model = student["AutoEncoder"](inputs["nz"])
+    first = inputs["images"][:inputs["batch_size"]]
+    reference = copy.deepcopy(model).train()
+    with torch.no_grad():
+        first_sse = ((reference(first) - first) ** 2).flatten(1).sum(1).mean().item()
+    before = _params(model)
+    losses = student["train_autoencoder"](model, _loader(inputs["images"], inputs["batch_size"]),
+                                          inputs["epochs"], inputs["lr"], torch.device("cpu"))
+    after = _params(model)
+    return {
+        "type": type(losses).__name__,
+        "item_types": sorted({type(v).__name__ for v in losses}) if isinstance(losses, list) else [],
+        "losses": torch.tensor([float(v) for v in losses]) if isinstance(losses, list) else torch.zeros(0),
+        "first_batch_sse": first_sse,
+        "unchanged_params": [n for n in before if torch.equal(before[n], after[n])],
+    }
+
+
+class _Identity784(nn.Module):
+    """A decoder whose images are its codes: lets sample_prior's codes be read off its output."""
+    def __init__(self):
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def forward(self, z):
+        return z.view(-1, 1, 28, 28) + 0 * self.dummy
+
+
+def sample_prior(student, inputs):
+    sample = student["sample_prior"]
+    decoder = _Identity784()
+    a = sample(decoder, inputs["n"], 784, generator=torch.Generator().manual_seed(inputs["seed"]))
+    b = sample(decoder, inputs["n"], 784, generator=torch.Generator().manual_seed(inputs["seed"]))
+    c = sample(decoder, inputs["n"], 784, generator=torch.Generator().manual_seed(inputs["seed"] + 1))
+    real = sample(student["Decoder"](inputs["nz"]), 5, inputs["nz"])
+    return {"a": a.detach(), "b": b.detach(), "c": c.detach(), "requires_grad": a.requires_grad,
+            "real_shape": list(real.shape)}
+
+
+def kl(student, inputs):
+    f = student["kl_divergence"]
+    out = {}
+    for name, (mu1, ls1, mu2, ls2) in inputs["cases"].items():
+        value = f(mu1, ls1, mu2, ls2)
+        out[name] = value.detach() if torch.is_tensor(value) else torch.tensor(float("nan"))
+    mu1 = inputs["cases"]["random"][0].clone().requires_grad_(True)
+    value = f(mu1, *inputs["cases"]["random"][1:])
+    value.sum().backward()
+    out["grad_mu1"] = mu1.grad if mu1.grad is not None else torch.zeros(0)
+    return out
+
+
+def reparameterize(student, inputs):
+    torch.manual_seed(inputs["seed"])
+    vae = student["VAE"](4)
+    out = {}
+    for name, (mu, log_sigma) in inputs["cases"].items():
+        out[name] = vae.reparameterize(mu, log_sigma).detach()
+    mu = torch.zeros(6, 3, requires_grad=True)
+    log_sigma = torch.zeros(6, 3, requires_grad=True)
+    z = vae.reparameterize(mu, log_sigma)
+    z.sum().backward()
+    out["grad_mu"] = mu.grad if mu.grad is not None else torch.zeros(0)
+    out["grad_log_sigma"] = log_sigma.grad if log_sigma.grad is not None else torch.zeros(0)
+    out["z_for_grad"] = z.detach()
+    out["same_rows"] = vae.reparameterize(torch.zeros(8, 5), torch.zeros(8, 5)).detach()
+    return out
+
+
+def vae_loss(student, inputs):
+    out = {}
+    images = inputs["images"]
+    for nz in (8, 16):
+        torch.manual_seed(inputs["seed"])
+        vae = student["VAE"](nz, beta=1.0)
+        outputs = vae(images)
+        out[f"keys_{nz}"] = sorted(outputs) if isinstance(outputs, dict) else []
+        out[f"q_{nz}"] = outputs["q"].detach()
+        out[f"rec_{nz}"] = outputs["rec"].detach()
+        for beta in (0.0, 0.5, 3.0):
+            vae.beta = beta
+            total, parts = vae.loss(images, outputs)
+            out[f"total_{nz}_{beta}"] = total.detach()
+            out[f"rec_loss_{nz}_{beta}"] = parts["rec_loss"].detach()
+            out[f"kl_loss_{nz}_{beta}"] = parts["kl_loss"].detach()
+        out[f"total_requires_grad_{nz}"] = total.requires_grad
+    vae = student["VAE"](8, beta=2.0)
+    with torch.no_grad():
+        for p in vae.parameters():
+            p.zero_()
+    total, parts = vae.loss(images, vae(images))
+    out["zero_rec_loss"], out["zero_kl_loss"], out["zero_total"] = parts["rec_loss"].detach(), parts["kl_loss"].detach(), total.detach()
+    vae = student["VAE"](8)
+    out["reconstruct_a"] = vae.reconstruct(images).detach()
+    out["reconstruct_b"] = vae.reconstruct(images).detach()
+    return out
+
+
+def train_vae(student, inputs):
+    torch.manual_seed(inputs["seed"])
+    model = student["VAE"](inputs["nz"], beta=inputs["beta"])
+    before = _params(model)
+    history = student["train_vae"](model, _loader(inputs["images"], inputs["batch_size"]),
+                                   inputs["epochs"], inputs["lr"], torch.device("cpu"))
+    after = _params(model)
+    out = {"type": type(history).__name__, "keys": sorted(history) if isinstance(history, dict) else [],
+           "unchanged_params": [n for n in before if torch.equal(before[n], after[n])]}
+    if isinstance(history, dict):
+        for key, values in history.items():
+            if isinstance(values, list):
+                out[f"item_types_{key}"] = sorted({type(v).__name__ for v in values})
+                out[f"values_{key}"] = torch.tensor([float(v) for v in values])
+    return out
+
+
+def vae_regime(student, inputs):
+    """Train the student's VAE with its own loss in a fixed loop; return what it does on held-out images."""
+    torch.manual_seed(inputs["seed"])
+    model = student["VAE"](inputs["nz"], beta=inputs["beta"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=inputs["lr"])
+    images, generator, step = inputs["images"], torch.Generator().manual_seed(inputs["seed"]), 0
+    model.train()
+    while step < inputs["iterations"]:
+        for batch in torch.randperm(len(images), generator=generator).split(inputs["batch_size"]):
+            x = images[batch]
+            total, _ = model.loss(x, model(x))
+            optimizer.zero_grad()
+            total.backward()
+            optimizer.step()
+            step += 1
+            if step == inputs["iterations"]:
+                break
+    model.eval()
+    with torch.no_grad():
+        q = model.encoder(inputs["held_out"])
+        rec = model.reconstruct(inputs["held_out"])
+        samples = model.sample(64, generator=torch.Generator().manual_seed(inputs["seed"]))
+    return {"q": q, "rec": rec, "samples": samples.detach(), "nz": model.nz}
+
+
+def interpolation(student, inputs):
+    out = {}
+    for kind in ("AutoEncoder", "VAE"):
+        torch.manual_seed(inputs["seed"])
+        model = student[kind](inputs["nz"])
+        model.eval()
+        path = student["interpolate"](model, inputs["start"], inputs["end"], inputs["steps"])
+        with torch.no_grad():
+            q = model.encoder(torch.stack([inputs["start"], inputs["end"]]))
+            codes = q[:, :inputs["nz"]]
+            weights = torch.linspace(0, 1, inputs["steps"]).unsqueeze(1)
+            expected = model.decoder((1 - weights) * codes[0] + weights * codes[1])
+        out[f"path_{kind}"], out[f"expected_{kind}"] = path.detach(), expected
+    return out
+
+
+def best_beta(student, inputs):
+    value = student.get("best_beta")
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return {"is_number": is_number, "value": float(value) if is_number else float("nan"),
+            "type": type(value).__name__}

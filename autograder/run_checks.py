@@ -1,0 +1,93 @@
+"""Grade one notebook with the hidden checks: extract the code, run pytest, score each check cell.
+
+Points come from the trusted release, never from the submission's metadata, and a cell's
+score is the share of its checks that pass times its points.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from assignment import notebooks
+from assignment.environment import course_env
+from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT
+
+from .extract import student_code
+
+CHECKS_DIR = Path(__file__).parent / "checks"
+WHOLE_RUN_SECONDS = 900   # a safety net: each probe has its own, much smaller, limit
+
+
+@dataclass
+class CheckResult:
+    check: str
+    doc: str
+    passed: bool
+    message: str = ""
+
+
+@dataclass
+class CellGrade:
+    grade_id: str
+    points: float
+    checks: list[CheckResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        if not self.checks:
+            return 0.0
+        return round(self.points * sum(c.passed for c in self.checks) / len(self.checks), 2)
+
+    def report(self) -> str:
+        passed = sum(c.passed for c in self.checks)
+        lines = [f"Hidden checks of {self.grade_id}: {passed} of {len(self.checks)} passed, "
+                 f"{self.score:g} of {self.points:g} points."]
+        lines += [f"  note: {note}" for note in self.notes]
+        for check in self.checks:
+            lines.append(f"  {'PASS' if check.passed else 'FAIL'}  {check.doc}")
+            if not check.passed:
+                lines.append(f"        {check.message}")
+        return "\n".join(lines)
+
+
+def autograded_points(release: NotebookNode) -> dict[str, float]:
+    return {notebooks.nbgrader_meta(c)["grade_id"]: float(notebooks.nbgrader_meta(c)["points"])
+            for c in release.cells if notebooks.is_autograded_test(c)}
+
+
+def run_hidden_checks(code: str, workdir: Path) -> list[dict]:
+    """Run every check file on `code`; return the raw per-check records of the report."""
+    (workdir / "submission.py").write_text(code, encoding="utf-8")
+    report = workdir / "report.json"
+    command = [sys.executable, "-m", "pytest", str(CHECKS_DIR), "-q", "-p", "no:cacheprovider",
+               f"--basetemp={workdir / 'probes'}", f"--submission={workdir / 'submission.py'}", f"--report={report}"]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=course_env(), capture_output=True, text=True,
+                            timeout=WHOLE_RUN_SECONDS)
+    if not report.exists():
+        raise RuntimeError(f"the hidden checks did not run:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return json.loads(report.read_text())
+
+
+def grade_notebook(submission: NotebookNode, release: NotebookNode | None = None) -> dict[str, CellGrade]:
+    """Scores and reports of every autograded cell, keyed by grade id."""
+    release = release if release is not None else notebooks.read(RELEASE_NOTEBOOK)
+    grades = {gid: CellGrade(gid, points) for gid, points in autograded_points(release).items()}
+    extracted = student_code(submission, release)
+    notes = [f"the solution cell {gid} is missing from the notebook" for gid in extracted.missing_cells]
+    notes += [f"the solution cell {gid} does not parse ({why}); its code was left out"
+              for gid, why in extracted.unparsable_cells.items()]
+    with tempfile.TemporaryDirectory(prefix="vae-grading-") as scratch:
+        for record in run_hidden_checks(extracted.source, Path(scratch)):
+            grade = grades.get(record["grade_id"])
+            if grade is not None:
+                grade.checks.append(CheckResult(record["check"], record["doc"], record["passed"], record["message"]))
+    for grade in grades.values():
+        grade.notes.extend(notes)
+    return grades

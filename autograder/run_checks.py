@@ -22,6 +22,7 @@ from .extract import student_code
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 WHOLE_RUN_SECONDS = 900   # a safety net: each probe has its own, much smaller, limit
+WORKERS = 2               # pytest-xdist workers, one check file each at a time (a 2-core machine)
 
 
 @dataclass
@@ -66,7 +67,8 @@ def run_hidden_checks(code: str, workdir: Path) -> list[dict]:
     """Run every check file on `code`; return the raw per-check records of the report."""
     (workdir / "submission.py").write_text(code, encoding="utf-8")
     report = workdir / "report.json"
-    command = [sys.executable, "-m", "pytest", str(CHECKS_DIR), "-q", "-p", "no:cacheprovider",
+    command = [sys.executable, "-m", "pytest", str(CHECKS_DIR), "-q", "-p", "no:cacheprovider", "-n", str(WORKERS),
+               "--dist", "loadfile",
                f"--basetemp={workdir / 'probes'}", f"--submission={workdir / 'submission.py'}", f"--report={report}"]
     result = subprocess.run(command, cwd=REPO_ROOT, env=course_env(), capture_output=True, text=True,
                             timeout=WHOLE_RUN_SECONDS)

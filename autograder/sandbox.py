@@ -20,11 +20,13 @@ from __future__ import annotations
 import json
 import os
 import resource
+import select
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,38 +34,67 @@ from pathlib import Path
 import torch
 
 # What the child runs. It is passed on the command line, so the child needs no file of ours.
-_CHILD = r'''
+_CHILD_BODY = r'''
 import json, os, sys, traceback
 import torch
-torch.set_num_threads(int(sys.argv[1]))
+
+
 def _report(kind, message):
     with open("error.json", "w") as f:
         json.dump({"kind": kind, "message": message}, f)
-try:
-    _inputs = torch.load("inputs.pt", weights_only=True)
-    _student = {"__name__": "submission"}
+
+
+def _run_probe(threads, entry):
+    # Runs in the scratch directory; never returns: the process ends here.
+    torch.set_num_threads(threads)
     try:
-        exec(compile(open("submission.py").read(), "submission.py", "exec"), _student)
+        _inputs = torch.load("inputs.pt", weights_only=True)
+        _student = {"__name__": "submission"}
+        try:
+            exec(compile(open("submission.py").read(), "submission.py", "exec"), _student)
+        except BaseException as e:
+            _report("load", f"{type(e).__name__}: {e}")
+            os._exit(3)
+        _probe = {"__name__": "probe"}
+        exec(compile(open("probe.py").read(), "probe.py", "exec"), _probe)
+        try:
+            _result = _probe[entry](_student, _inputs)
+        except BaseException as e:
+            _frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == "submission.py"]
+            _where = f" (in {_frames[-1].name}: {_frames[-1].line})" if _frames else ""
+            _report("call", f"{type(e).__name__}: {e}{_where}")
+            os._exit(4)
+        torch.save(_result, "result.pt")
+        sys.stdout.flush()
+        os._exit(0)   # do not wait for threads the submission may have left running
     except BaseException as e:
-        _report("load", f"{type(e).__name__}: {e}")
-        raise SystemExit(3)
-    _probe = {"__name__": "probe"}
-    exec(compile(open("probe.py").read(), "probe.py", "exec"), _probe)
-    try:
-        _result = _probe[sys.argv[2]](_student, _inputs)
-    except BaseException as e:
-        _frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == "submission.py"]
-        _where = f" (in {_frames[-1].name}: {_frames[-1].line})" if _frames else ""
-        _report("call", f"{type(e).__name__}: {e}{_where}")
-        raise SystemExit(4)
-    torch.save(_result, "result.pt")
-    sys.stdout.flush()
-    os._exit(0)   # do not wait for threads the submission may have left running
-except SystemExit:
-    raise
-except BaseException as e:
-    _report("internal", f"{type(e).__name__}: {e}")
-    raise SystemExit(5)
+        _report("internal", f"{type(e).__name__}: {e}")
+        os._exit(5)
+'''
+
+# One probe, one process: python -c _CHILD threads entry (in the scratch directory).
+_CHILD = _CHILD_BODY + "\n_run_probe(int(sys.argv[1]), sys.argv[2])\n"
+
+# The fork server: imports torch once, then forks a fresh child per request line on stdin
+# ({"scratch", "entry", "threads", "memory", "files"}); answers {"pid"} then {"status"} on stdout.
+_SERVER = _CHILD_BODY + r'''
+import resource, signal
+for _line in sys.stdin:
+    _request = json.loads(_line)
+    _pid = os.fork()
+    if _pid == 0:
+        os.setsid()
+        resource.setrlimit(resource.RLIMIT_DATA, (_request["memory"], _request["memory"]))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (_request["files"], _request["files"]))
+        os.chdir(_request["scratch"])
+        _log = os.open("output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        _null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(_null, 0), os.dup2(_log, 1), os.dup2(_log, 2)   # the protocol pipes are gone for the probe
+        _run_probe(_request["threads"], _request["entry"])
+    print(json.dumps({"pid": _pid}), flush=True)
+    _, _status = os.waitpid(_pid, 0)
+    _code = -os.WTERMSIG(_status) if os.WIFSIGNALED(_status) else os.WEXITSTATUS(_status)
+    print(json.dumps({"status": _code}), flush=True)
 '''
 
 
@@ -107,8 +138,8 @@ def _set_limits(limits: Limits):
     return apply
 
 
-def _command(limits: Limits, entry: str) -> list[str]:
-    python = [sys.executable, "-I", "-c", _CHILD, str(limits.threads), entry]
+def _isolated(limits: Limits, python: list[str]) -> list[str]:
+    """`python` wrapped in `unshare -rmn` with the hidden paths covered, when the kernel allows it."""
     if not (limits.isolate and namespaces_available()):
         return python
     mounts = []
@@ -127,19 +158,25 @@ def _child_env(scratch: Path) -> dict[str, str]:
             "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""}
 
 
-def run(code: str, probe: str, entry: str, inputs: dict, scratch: Path, limits: Limits = Limits()) -> Outcome:
-    """Execute the student's `code`, then `probe`'s function `entry(student_namespace, inputs)`, in a child.
-
-    `scratch` must be a fresh, empty directory; it is the child's working directory and home.
-    """
+def _prepare(code: str, probe: str, inputs: dict, scratch: Path) -> None:
     scratch.mkdir(parents=True, exist_ok=True)
     (scratch / "submission.py").write_text(code, encoding="utf-8")
     (scratch / "probe.py").write_text(probe, encoding="utf-8")
     torch.save(inputs, scratch / "inputs.pt")
+
+
+def run(code: str, probe: str, entry: str, inputs: dict, scratch: Path, limits: Limits = Limits()) -> Outcome:
+    """Execute the student's `code`, then `probe`'s function `entry(student_namespace, inputs)`, in a new child.
+
+    `scratch` must be a fresh, empty directory; it is the child's working directory and home.
+    A ProbeServer does the same for many probes without starting Python and torch each time.
+    """
+    _prepare(code, probe, inputs, scratch)
     log = scratch / "output.log"
+    command = _isolated(limits, [sys.executable, "-I", "-c", _CHILD, str(limits.threads), entry])
     started = time.perf_counter()
     with open(log, "wb") as out:
-        child = subprocess.Popen(_command(limits, entry), cwd=scratch, env=_child_env(scratch), stdin=subprocess.DEVNULL,
+        child = subprocess.Popen(command, cwd=scratch, env=_child_env(scratch), stdin=subprocess.DEVNULL,
                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                  preexec_fn=_set_limits(limits))
         try:
@@ -149,9 +186,86 @@ def run(code: str, probe: str, entry: str, inputs: dict, scratch: Path, limits: 
             timed_out = True
         finally:
             _kill_group(child)
-    seconds = time.perf_counter() - started
-    output = _tail(log)
-    return _outcome(scratch, child.returncode, timed_out, seconds, output, limits)
+    return _outcome(scratch, child.returncode, timed_out, time.perf_counter() - started, _tail(log), limits)
+
+
+class ProbeServer:
+    """A sandboxed Python that has imported torch once and forks a fresh child for every probe.
+
+    Each probe still runs in its own process, with its own limits, process group and scratch
+    directory, so a runaway probe costs only itself; what the server saves is starting Python
+    and importing torch (seconds) for every probe. The server itself runs no student code.
+    Hidden paths and network isolation are those of the Limits the server was started with.
+    """
+
+    def __init__(self, limits: Limits = Limits()):
+        self.limits = limits
+        self._server: subprocess.Popen | None = None
+        self._buffer = b""
+
+    def __enter__(self) -> "ProbeServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._server is not None:
+            _kill_group(self._server)
+            self._server = None
+
+    def _start(self) -> None:
+        home = Path(tempfile.mkdtemp(prefix="probe-server-"))
+        command = _isolated(self.limits, [sys.executable, "-I", "-c", _SERVER])
+        with open(home / "server.log", "wb") as log:
+            self._server = subprocess.Popen(command, cwd=home, env=_child_env(home), stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=log, start_new_session=True,
+                                            preexec_fn=_set_limits(self.limits))
+        self._buffer = b""
+
+    def _read_message(self, timeout: float) -> dict | None:
+        """The server's next JSON line, or None when none came within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self._server.stdout], [], [], remaining)[0]:
+                return None
+            chunk = os.read(self._server.stdout.fileno(), 4096)
+            if not chunk:
+                raise ConnectionError("the probe server stopped")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def run(self, code: str, probe: str, entry: str, inputs: dict, scratch: Path, limits: Limits | None = None) -> Outcome:
+        """Like sandbox.run, in a child forked from the server (restarted if it has died)."""
+        limits = limits or self.limits
+        _prepare(code, probe, inputs, scratch)
+        if self._server is None or self._server.poll() is not None:
+            self._start()
+        request = {"scratch": str(scratch), "entry": entry, "threads": limits.threads,
+                   "memory": limits.memory_bytes, "files": limits.file_bytes}
+        try:
+            self._server.stdin.write((json.dumps(request) + "\n").encode())
+            self._server.stdin.flush()
+            forked = self._read_message(timeout=120)   # the first request also waits for torch's import
+            if forked is None:
+                raise ConnectionError("the probe server did not answer")
+            started = time.perf_counter()
+            finished = self._read_message(timeout=limits.seconds)
+            timed_out = finished is None
+            if timed_out:
+                try:
+                    os.killpg(forked["pid"], signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                finished = self._read_message(timeout=30)
+            returncode = finished["status"] if finished else None
+        except (ConnectionError, BrokenPipeError, ValueError):
+            self.close()
+            return run(code, probe, entry, inputs, scratch, limits)   # fall back to a one-shot child
+        return _outcome(scratch, returncode, timed_out, time.perf_counter() - started,
+                        _tail(scratch / "output.log"), limits)
 
 
 def _kill_group(child: subprocess.Popen) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.sandbox import Limits, namespaces_available, run
+from autograder.sandbox import Limits, ProbeServer, namespaces_available, run
 
 PROBE = '''
 import torch
@@ -19,18 +19,37 @@ FAST = Limits(seconds=20)
 needs_namespaces = pytest.mark.skipif(not namespaces_available(), reason="Linux user namespaces are not available")
 
 
-def call(code: str, tmp_path: Path, limits: Limits = FAST, x=None):
-    return run(code, PROBE, "call", {"x": torch.arange(4.0) if x is None else x}, tmp_path / "scratch", limits)
+@pytest.fixture(scope="module")
+def servers():
+    """One probe server per set of hidden paths and isolation (what a server fixes when it starts)."""
+    started: dict = {}
+    yield started
+    for server in started.values():
+        server.close()
 
 
-def test_results_come_back_as_plain_tensors(tmp_path):
-    outcome = call("def f(x):\n    return x * 2\n", tmp_path)
+@pytest.fixture(params=["one child per probe", "probe server"])
+def call(request, servers, tmp_path):
+    """call(code, limits) runs PROBE on the code both ways: a new process each time, or forked from a server."""
+    def call(code: str, limits: Limits = FAST, x=None):
+        inputs = {"x": torch.arange(4.0) if x is None else x}
+        if request.param == "one child per probe":
+            return run(code, PROBE, "call", inputs, tmp_path / "scratch", limits)
+        key = (limits.hidden, limits.isolate)
+        if key not in servers:
+            servers[key] = ProbeServer(limits)
+        return servers[key].run(code, PROBE, "call", inputs, tmp_path / "scratch", limits)
+    return call
+
+
+def test_results_come_back_as_plain_tensors(call):
+    outcome = call("def f(x):\n    return x * 2\n")
     assert outcome.ok, outcome.message
     assert torch.equal(outcome.data["y"], torch.arange(4.0) * 2)
 
 
-def test_an_exception_is_reported_with_its_type_and_line(tmp_path):
-    outcome = call("def f(x):\n    raise NotImplementedError()\n", tmp_path)
+def test_an_exception_is_reported_with_its_type_and_line(call, tmp_path):
+    outcome = call("def f(x):\n    raise NotImplementedError()\n")
     assert outcome.status == "error"
     assert "NotImplementedError" in outcome.message and "in f: raise NotImplementedError()" in outcome.message
 
@@ -41,31 +60,31 @@ def test_an_exception_is_reported_with_its_type_and_line(tmp_path):
     ("def f(x):\n    import os\n    os._exit(0)\n", "sys.exit, os._exit"),
     ("def f(x):\n    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)\n", "SIGKILL"),
 ])
-def test_a_submission_that_ends_its_process_loses_only_this_call(tmp_path, code, words):
-    outcome = call(code, tmp_path)
+def test_a_submission_that_ends_its_process_loses_only_this_call(call, code, words, tmp_path):
+    outcome = call(code)
     assert not outcome.ok and words in outcome.message
 
 
-def test_an_endless_loop_is_stopped_at_the_time_limit(tmp_path):
+def test_an_endless_loop_is_stopped_at_the_time_limit(call, tmp_path):
     started = time.perf_counter()
-    outcome = call("def f(x):\n    while True:\n        pass\n", tmp_path, Limits(seconds=3))
+    outcome = call("def f(x):\n    while True:\n        pass\n", Limits(seconds=3))
     assert outcome.status == "timeout" and "3 s" in outcome.message
     assert time.perf_counter() - started < 15
 
 
-def test_a_memory_blow_up_is_reported_as_such(tmp_path):
-    outcome = call("import torch\ndef f(x):\n    return torch.ones(2**31, dtype=torch.float64)\n", tmp_path)
+def test_a_memory_blow_up_is_reported_as_such(call, tmp_path):
+    outcome = call("import torch\ndef f(x):\n    return torch.ones(2**31, dtype=torch.float64)\n")
     assert outcome.status == "memory", outcome.message
 
 
-def test_a_thread_left_sleeping_does_not_hold_the_grader(tmp_path):
+def test_a_thread_left_sleeping_does_not_hold_the_grader(call, tmp_path):
     code = ("import threading, time\n"
             "def f(x):\n    threading.Thread(target=time.sleep, args=(10**6,)).start()\n    return x\n")
-    outcome = call(code, tmp_path, Limits(seconds=20))
+    outcome = call(code, Limits(seconds=20))
     assert outcome.ok and outcome.seconds < 15
 
 
-def test_a_forged_pickle_in_place_of_the_results_is_never_unpickled(tmp_path):
+def test_a_forged_pickle_in_place_of_the_results_is_never_unpickled(call, tmp_path):
     marker = tmp_path / "pwned"
     code = (
         "import pickle, torch\n"
@@ -74,31 +93,31 @@ def test_a_forged_pickle_in_place_of_the_results_is_never_unpickled(tmp_path):
         "def forged_save(obj, path, *a, **k):\n    open(path, 'wb').write(pickle.dumps({'y': Evil()}))\n"
         "torch.save = forged_save\n"
         "def f(x):\n    return x\n")
-    outcome = call(code, tmp_path, Limits(seconds=20, isolate=False))
+    outcome = call(code, Limits(seconds=20, isolate=False))
     assert outcome.status == "error" and "could not be read safely" in outcome.message
     assert not marker.exists()
 
 
-def test_the_child_sees_no_secret_of_the_graders_environment(tmp_path, monkeypatch):
+def test_the_child_sees_no_secret_of_the_graders_environment(call, monkeypatch, tmp_path):
     monkeypatch.setenv("GRADEBOOK_PASSWORD", "hunter2")
     code = "import os, torch\ndef f(x):\n    return torch.tensor(len(os.environ.get('GRADEBOOK_PASSWORD', '')))\n"
-    outcome = call(code, tmp_path)
+    outcome = call(code)
     assert outcome.ok and outcome.data["y"].item() == 0
 
 
 @needs_namespaces
-def test_the_child_has_no_network(tmp_path):
+def test_the_child_has_no_network(call, tmp_path):
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
         port = server.getsockname()[1]
         code = f"import socket\ndef f(x):\n    socket.create_connection(('127.0.0.1', {port}), timeout=2)\n    return x\n"
-        outcome = call(code, tmp_path)
+        outcome = call(code)
     assert outcome.status == "error" and ("OSError" in outcome.message or "Connection" in outcome.message), outcome.message
 
 
 @needs_namespaces
-def test_hidden_folders_and_files_look_empty_and_stay_unchanged(tmp_path):
+def test_hidden_folders_and_files_look_empty_and_stay_unchanged(call, tmp_path):
     secret_dir, secret_file = tmp_path / "solutions", tmp_path / "gradebook.db"
     secret_dir.mkdir()
     (secret_dir / "vae.ipynb").write_text("reference solution")
@@ -111,7 +130,7 @@ def test_hidden_folders_and_files_look_empty_and_stay_unchanged(tmp_path):
         f"    open({str(secret_file)!r}, 'w').write('all 45 points')\n"
         f"    open(os.path.join({str(secret_dir)!r}, 'new.txt'), 'w').write('x')\n"
         "    return torch.tensor([len(listing), len(content)])\n")
-    outcome = call(code, tmp_path, Limits(seconds=20, hidden=(secret_dir, secret_file)))
+    outcome = call(code, Limits(seconds=20, hidden=(secret_dir, secret_file)))
     assert outcome.ok, outcome.message
     assert outcome.data["y"].tolist() == [0, 0]
     assert secret_file.read_text() == "grades" and sorted(p.name for p in secret_dir.iterdir()) == ["vae.ipynb"]

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from assignment.paths import REPO_ROOT, mnist_root
-from autograder.sandbox import Limits, run
+from assignment.paths import REPO_ROOT
+from autograder.data import grading_subset
+from autograder.sandbox import Limits, ProbeServer
 
 PROBES = (Path(__file__).parent.parent / "probes.py").read_text()
 # What a submission must not see while it runs (the sandbox hides them where the kernel allows).
@@ -37,11 +38,22 @@ def student_code(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def run_probe(student_code, tmp_path_factory):
-    """run_probe(entry, inputs, seconds, threads) -> the probe's data, or the check fails in plain words."""
-    def call(entry: str, inputs: dict, seconds: float = 30, threads: int = 1) -> dict:
+def probe_server():
+    """One sandboxed Python with torch imported, forking a fresh child per probe (per pytest worker)."""
+    with ProbeServer(Limits(threads=1, hidden=HIDDEN)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def run_probe(student_code, probe_server, tmp_path_factory):
+    """run_probe(entry, inputs, seconds) -> the probe's data, or the check fails in plain words.
+
+    One torch thread per probe: the checks run in two pytest-xdist workers on a 2-core machine.
+    """
+    def call(entry: str, inputs: dict, seconds: float = 30) -> dict:
         scratch = Path(tempfile.mkdtemp(prefix=f"{entry}-", dir=tmp_path_factory.getbasetemp()))
-        outcome = run(student_code, PROBES, entry, inputs, scratch, Limits(seconds=seconds, threads=threads, hidden=HIDDEN))
+        limits = Limits(seconds=seconds, threads=1, hidden=HIDDEN)
+        outcome = probe_server.run(student_code, PROBES, entry, inputs, scratch, limits)
         if not outcome.ok:
             pytest.fail(outcome.message, pytrace=False)
         return outcome.data
@@ -50,15 +62,12 @@ def run_probe(student_code, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def mnist() -> dict[str, torch.Tensor]:
-    """A fixed subset of MNIST: 2,048 training images and 256 held-out test images in [0, 1]."""
-    from torchvision import datasets
-    train = datasets.MNIST(str(mnist_root()), train=True, download=True)
-    test = datasets.MNIST(str(mnist_root()), train=False, download=True)
-    return {"train": train.data[:2048].unsqueeze(1).float() / 255.0,
-            "test": test.data[:256].unsqueeze(1).float() / 255.0}
+    return grading_subset()
 
 
 # --- the report -----------------------------------------------------------------------------
+# Checks may run in several pytest-xdist workers: each report carries its plain-words fields in
+# user_properties, and the controller (or the only process) collects and writes them.
 
 _results: list[dict] = []
 
@@ -77,17 +86,19 @@ def _message(report) -> str:
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
+    report.user_properties.append(("grade_id", Path(str(item.fspath)).stem.removeprefix("test_")))
+    report.user_properties.append(("doc", (item.function.__doc__ or item.name).strip().splitlines()[0]))
+
+
+def pytest_runtest_logreport(report):
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        _results.append({
-            "grade_id": Path(str(item.fspath)).stem.removeprefix("test_"),
-            "check": item.name,
-            "doc": (item.function.__doc__ or item.name).strip().splitlines()[0],
-            "passed": report.outcome == "passed",
-            "message": "" if report.outcome == "passed" else _message(report),
-        })
+        fields = dict(report.user_properties)
+        _results.append({"grade_id": fields["grade_id"], "check": report.nodeid.split("::")[-1], "doc": fields["doc"],
+                         "passed": report.outcome == "passed",
+                         "message": "" if report.outcome == "passed" else _message(report)})
 
 
 def pytest_sessionfinish(session):
     path = session.config.getoption("--report")
-    if path:
-        Path(path).write_text(json.dumps(_results, indent=1))
+    if path and not hasattr(session.config, "workerinput"):
+        Path(path).write_text(json.dumps(sorted(_results, key=lambda r: (r["grade_id"], r["check"])), indent=1))

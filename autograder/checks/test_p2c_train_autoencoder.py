@@ -1,13 +1,15 @@
 """2c: train_autoencoder on a fixed subset of MNIST (CPU, seeded, 3 epochs of 8 batches)."""
 import pytest
 
+from autograder.checks import regimes as R
+
 EPOCHS, BATCHES = 3, 8
 
 
 @pytest.fixture(scope="module")
 def out(run_probe, mnist):
     return run_probe("train_autoencoder", {"images": mnist["train"][:512], "nz": 16, "epochs": EPOCHS, "lr": 1e-3,
-                                           "batch_size": 64, "seed": 7}, seconds=60, threads=2)
+                                           "batch_size": 64, "seed": 7}, seconds=60)
 
 
 def test_returns_one_python_float_per_iteration(out):
@@ -33,7 +35,7 @@ def test_loss_falls_during_training(out):
     assert len(losses) >= 10, "Too few losses were returned to see the training progress."
     start, end = losses[:3].mean().item(), losses[-3:].mean().item()
     # Threshold calibrated by autograder/calibrate.py (observed range printed there).
-    assert end < 0.8 * start, f"The loss went from {start:.1f} to {end:.1f}: it should fall clearly. Is the optimiser stepping?"
+    assert end < R.LOOP_MAX_END_START_RATIO * start, f"The loss went from {start:.1f} to {end:.1f}: it should fall clearly. Is the optimiser stepping?"
 
 
 def test_optimizer_updates_every_parameter(out):

@@ -4,7 +4,6 @@ import math
 import pytest
 
 from autograder.checks import regimes as R
-from autograder.checks.test_p3b_train_vae import regime
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +17,7 @@ def beta(run_probe):
 
 @pytest.fixture(scope="module")
 def tuned(run_probe, mnist, beta):
-    return regime(run_probe, mnist, beta, R.ITERATIONS["tuned"])
+    return R.measure(run_probe, mnist["train"], mnist["test"], beta, R.ITERATIONS["tuned"])
 
 
 def test_best_beta_is_a_positive_number(beta):

@@ -1,0 +1,62 @@
+"""Time the grading of one submission, stage by stage (a benchmark, not a test).
+
+    python -m autograder.benchmark [--runs 3]
+
+Stages: the kernel execution of the notebook in fast mode (what nbgrader's Execute does), one
+sandbox start (a probe that does nothing), each check file alone, and all hidden checks as
+grading runs them (two workers). Prints the median of the runs for each.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from assignment import notebooks
+from assignment.environment import course_env
+from assignment.execute import execute
+from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT, SOURCE_NOTEBOOK
+from autograder import sandbox
+from autograder.extract import student_code
+from autograder.run_checks import CHECKS_DIR, grade_notebook
+
+
+def timed(action) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    source = notebooks.read(SOURCE_NOTEBOOK)
+    code = student_code(source, notebooks.read(RELEASE_NOTEBOOK)).source
+    scratch = Path(tempfile.mkdtemp(prefix="vae-benchmark-"))
+    (scratch / "submission.py").write_text(code)
+
+    def check_file(path: Path):
+        return lambda: subprocess.run([sys.executable, "-m", "pytest", str(path), "-q", "-p", "no:cacheprovider",
+                                       f"--basetemp={tempfile.mkdtemp(dir=scratch)}", f"--submission={scratch / 'submission.py'}"],
+                                      cwd=REPO_ROOT, env=course_env(), capture_output=True, check=True)
+
+    stages = {
+        "kernel execution (fast mode)": lambda: execute(SOURCE_NOTEBOOK, Path(tempfile.mkdtemp(dir=scratch)), fast=True),
+        "sandbox start (empty probe)": lambda: sandbox.run(code, "def nothing(student, inputs):\n    return {}\n", "nothing",
+                                                           {}, Path(tempfile.mkdtemp(dir=scratch))),
+        **{f"checks {path.stem.removeprefix('test_')} (alone)": check_file(path) for path in sorted(CHECKS_DIR.glob("test_*.py"))},
+        "all hidden checks (2 workers)": lambda: grade_notebook(source),
+    }
+    print(f"Grading the reference solution: median of {args.runs} runs per stage, seconds")
+    for name, action in stages.items():
+        seconds = [timed(action) for _ in range(args.runs)]
+        print(f"{name:48s} {statistics.median(seconds):7.1f}   (min {min(seconds):.1f}, max {max(seconds):.1f})", flush=True)
+
+
+if __name__ == "__main__":
+    main()

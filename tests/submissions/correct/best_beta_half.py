@@ -1,0 +1,2 @@
+"""A smaller but still useful best_beta (0.5)."""
+best_beta = 0.5

@@ -1,0 +1,54 @@
+"""The hidden checks give every correct variant full marks and catch every known bug on its part.
+
+Each variant's definitions are appended to the last solution cell of a copy of the reference
+notebook, and the notebook is graded by the same code nbgrader's preprocessor calls.
+"""
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+
+from assignment import notebooks
+from autograder.run_checks import grade_notebook
+
+CORPUS = Path(__file__).parent / "submissions"
+CORRECT = sorted((CORPUS / "correct").glob("*.py"))
+WRONG = sorted((CORPUS / "wrong").glob("*.py"))
+
+
+def variant_notebook(source_nb, variant: Path):
+    nb = copy.deepcopy(source_nb)
+    last = notebooks.cells_by_grade_id(nb)["p4_interpolate_solution"]
+    last.source += f"\n\n\n# --- corpus variant: {variant.stem}\n{variant.read_text()}"
+    return nb
+
+
+def must_lose(variant: Path) -> set[str]:
+    found = re.search(r"^loses: (.+)$", variant.read_text(), re.M)
+    assert found, f"{variant.name} should name the grade ids it must lose points on ('loses: ...')"
+    return set(found.group(1).split())
+
+
+def test_the_corpus_has_at_least_ten_variants_of_each_kind():
+    assert len(CORRECT) >= 10 and len(WRONG) >= 10
+
+
+@pytest.mark.parametrize("variant", CORRECT, ids=lambda p: p.stem)
+def test_correct_variant_gets_full_marks(variant, source_nb):
+    grades = grade_notebook(variant_notebook(source_nb, variant))
+    lost = [grade.report() for grade in grades.values() if grade.score < grade.points]
+    assert not lost, f"{variant.stem} is correct but lost points:\n" + "\n".join(lost)
+
+
+@pytest.mark.parametrize("variant", WRONG, ids=lambda p: p.stem)
+def test_wrong_variant_loses_points_on_its_part_with_a_reason(variant, source_nb):
+    grades = grade_notebook(variant_notebook(source_nb, variant))
+    for grade_id in sorted(must_lose(variant)):
+        grade = grades[grade_id]
+        assert grade.score < grade.points, f"{variant.stem} should lose points on {grade_id}:\n{grade.report()}"
+        failed = [check for check in grade.checks if not check.passed]
+        assert all(check.message and check.message != "this check failed" for check in failed), (
+            f"Every failed check of {grade_id} should say what was wrong:\n{grade.report()}")

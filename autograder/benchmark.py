@@ -25,6 +25,9 @@ from autograder.extract import student_code
 from autograder.run_checks import CHECKS_DIR, grade_notebook
 
 
+EMPTY_PROBE = "def nothing(student, inputs):\n    return {}\n"
+
+
 def timed(action) -> float:
     started = time.perf_counter()
     action()
@@ -47,15 +50,20 @@ def main() -> None:
 
     stages = {
         "kernel execution (fast mode)": lambda: execute(SOURCE_NOTEBOOK, Path(tempfile.mkdtemp(dir=scratch)), fast=True),
-        "sandbox start (empty probe)": lambda: sandbox.run(code, "def nothing(student, inputs):\n    return {}\n", "nothing",
-                                                           {}, Path(tempfile.mkdtemp(dir=scratch))),
+        "sandbox start, one child per probe (empty probe)": lambda: sandbox.run(code, EMPTY_PROBE, "nothing", {},
+                                                                                Path(tempfile.mkdtemp(dir=scratch))),
+        "sandbox start, forked by the probe server": lambda: server.run(code, EMPTY_PROBE, "nothing", {},
+                                                                         Path(tempfile.mkdtemp(dir=scratch))),
         **{f"checks {path.stem.removeprefix('test_')} (alone)": check_file(path) for path in sorted(CHECKS_DIR.glob("test_*.py"))},
         "all hidden checks (2 workers)": lambda: grade_notebook(source),
     }
+    server = sandbox.ProbeServer()
+    server.run(code, EMPTY_PROBE, "nothing", {}, Path(tempfile.mkdtemp(dir=scratch)))   # started: torch imported
     print(f"Grading the reference solution: median of {args.runs} runs per stage, seconds")
     for name, action in stages.items():
         seconds = [timed(action) for _ in range(args.runs)]
-        print(f"{name:48s} {statistics.median(seconds):7.1f}   (min {min(seconds):.1f}, max {max(seconds):.1f})", flush=True)
+        print(f"{name:52s} {statistics.median(seconds):7.2f}   (min {min(seconds):.2f}, max {max(seconds):.2f})", flush=True)
+    server.close()
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
 
     code = student_code(notebooks.read(SOURCE_NOTEBOOK), notebooks.read(RELEASE_NOTEBOOK)).source
-    best_beta = float(eval("best_beta", {}, _assignments(code)))
+    best_beta = float(_assignments(code)["best_beta"])
     data = grading_subset()
     scratch_root = Path(tempfile.mkdtemp(prefix="vae-calibration-"))
 

@@ -228,16 +228,43 @@ def vae_regime(student, inputs):
     return {"q": q, "rec": rec, "samples": samples.detach(), "nz": model.nz}
 
 
+class _CodeEncoder(nn.Module):
+    """A fixed linear encoder with codes of unit scale."""
+    def __init__(self, n_out):
+        super().__init__()
+        self.linear = nn.Linear(784, n_out)
+
+    def forward(self, x):
+        return 5 * self.linear(x.flatten(1))
+
+
+class _CurvedDecoder(nn.Module):
+    """A strongly non-linear decoder: blending two images is far from decoding a blend of codes."""
+    def __init__(self, nz):
+        super().__init__()
+        self.linear = nn.Linear(nz, 784)
+
+    def forward(self, z):
+        return torch.sigmoid(4 * torch.sin(3 * self.linear(z))).view(-1, 1, 28, 28)
+
+
 def interpolation(student, inputs):
+    """The student's interpolate on a real AutoEncoder and VAE whose networks are the fixed ones above.
+
+    An untrained network decodes almost linearly, so a path blended in pixel space would pass
+    for a path in latent space; these networks tell them apart, and isolate interpolate from
+    the student's architecture.
+    """
     out = {}
-    for kind in ("AutoEncoder", "VAE"):
+    nz = inputs["nz"]
+    for kind, code_size in (("AutoEncoder", nz), ("VAE", 2 * nz)):
         torch.manual_seed(inputs["seed"])
-        model = student[kind](inputs["nz"])
+        model = student[kind](nz)
+        model.encoder, model.decoder = _CodeEncoder(code_size), _CurvedDecoder(nz)
         model.eval()
         path = student["interpolate"](model, inputs["start"], inputs["end"], inputs["steps"])
         with torch.no_grad():
-            q = model.encoder(torch.stack([inputs["start"], inputs["end"]]))
-            codes = q[:, :inputs["nz"]]
+            codes = model.encoder(torch.stack([inputs["start"], inputs["end"]]))[:, :nz]
             weights = torch.linspace(0, 1, inputs["steps"]).unsqueeze(1)
             expected = model.decoder((1 - weights) * codes[0] + weights * codes[1])
         out[f"path_{kind}"], out[f"expected_{kind}"] = path.detach(), expected

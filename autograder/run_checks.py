@@ -16,12 +16,14 @@ from nbformat import NotebookNode
 
 from assignment import notebooks
 from assignment.environment import course_env
+from assignment.parts import PARTS, part_of
 from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT
 
 from .extract import student_code
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 WHOLE_RUN_SECONDS = 900   # a safety net: each probe has its own, much smaller, limit
+PARTS_BY_ID = {part.id: part for part in PARTS}
 WORKERS = 2               # pytest-xdist workers, one check file each at a time (a 2-core machine)
 
 
@@ -48,7 +50,9 @@ class CellGrade:
 
     def report(self) -> str:
         passed = sum(c.passed for c in self.checks)
-        lines = [f"Hidden checks of {self.grade_id}: {passed} of {len(self.checks)} passed, "
+        part = PARTS_BY_ID.get(part_of(self.grade_id))
+        title = f" (part {part.id[1:]}: {part.title})" if part else ""
+        lines = [f"Hidden checks of {self.grade_id}{title}: {passed} of {len(self.checks)} passed, "
                  f"{self.score:g} of {self.points:g} points."]
         lines += [f"  note: {note}" for note in self.notes]
         for check in self.checks:
@@ -70,8 +74,9 @@ def run_hidden_checks(code: str, workdir: Path) -> list[dict]:
     command = [sys.executable, "-m", "pytest", str(CHECKS_DIR), "-q", "-p", "no:cacheprovider", "-n", str(WORKERS),
                "--dist", "loadfile",
                f"--basetemp={workdir / 'probes'}", f"--submission={workdir / 'submission.py'}", f"--report={report}"]
-    result = subprocess.run(command, cwd=REPO_ROOT, env=course_env(), capture_output=True, text=True,
-                            timeout=WHOLE_RUN_SECONDS)
+    env = course_env()
+    env["VAE_COURSE_ROOT"] = str(Path.cwd())   # nbgrader grades from its course root: hide its gradebook too
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=WHOLE_RUN_SECONDS)
     if not report.exists():
         raise RuntimeError(f"the hidden checks did not run:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     return json.loads(report.read_text())

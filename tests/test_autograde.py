@@ -46,5 +46,6 @@ def test_check_cells_carry_the_hidden_checks_report(graded_course):
     nb = nbformat.read(str(graded_course / "autograded" / "untouched" / "vae" / "vae.ipynb"), as_version=4)
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "p3a_kl_divergence")
     report = cell.outputs[0]["text"]
-    assert report.startswith("Hidden checks of p3a_kl_divergence: 0 of 5 passed, 0 of 2 points.")
+    assert report.startswith("Hidden checks of p3a_kl_divergence (part 3a: VAE model: KL divergence, reparameterization, "
+                             "loss, forward): 0 of 5 passed, 0 of 2 points.")
     assert "your code raised NotImplementedError" in report and "in kl_divergence" in report

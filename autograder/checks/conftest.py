@@ -8,6 +8,7 @@ docstring says in plain words what it verifies; its assertion message says what 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -19,9 +20,11 @@ from autograder.data import grading_subset
 from autograder.sandbox import Limits, ProbeServer
 
 PROBES = (Path(__file__).parent.parent / "probes.py").read_text()
-# What a submission must not see while it runs (the sandbox hides them where the kernel allows).
-HIDDEN = tuple(REPO_ROOT / name for name in ("solutions", "autograder", "tests", "submitted", "autograded",
-                                              "feedback", "gradebook.db", ".git"))
+# What a submission must not see while it runs (the sandbox hides them where the kernel allows):
+# this repository's grading files, and those of the course being graded (run_checks passes its root).
+SENSITIVE = ("solutions", "source", "autograder", "tests", "submitted", "autograded", "feedback", "gradebook.db", ".git")
+COURSE_ROOTS = {REPO_ROOT, *(Path(p) for p in os.environ.get("VAE_COURSE_ROOT", "").split(os.pathsep) if p)}
+HIDDEN = tuple(sorted({root / name for root in COURSE_ROOTS for name in SENSITIVE}))
 
 
 def pytest_addoption(parser):
@@ -87,7 +90,10 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     report.user_properties.append(("grade_id", Path(str(item.fspath)).stem.removeprefix("test_")))
-    report.user_properties.append(("doc", (item.function.__doc__ or item.name).strip().splitlines()[0]))
+    doc = (item.function.__doc__ or item.name).strip().splitlines()[0]
+    if hasattr(item, "callspec"):   # a parametrised check: say which case
+        doc += f" [{item.callspec.id}]"
+    report.user_properties.append(("doc", doc))
 
 
 def pytest_runtest_logreport(report):

@@ -6,7 +6,8 @@ For every seed it runs the same probes as the hidden checks (the auto-encoder lo
 grader's VAE training at beta = 0, beta = 10 and the reference's best_beta), then prints each
 threshold next to the minimum and maximum observed, and the margin of the worst seed. A
 threshold is safe when every seed passes with room to spare; record the margins next to the
-thresholds in autograder/checks/regimes.py.
+thresholds in autograder/checks/regimes.py. The beta = 0 checks retry on further seeds
+(regimes.BETA0_ATTEMPTS); the last line says from how many starting seeds every retry misses.
 """
 from __future__ import annotations
 
@@ -87,6 +88,13 @@ def main() -> None:
         margin = (threshold - worst) if direction in ("<", "<=") else (worst - threshold)
         print(f"{name:38s} {direction + ' ' + format(threshold, 'g'):>10s} {min(values):10.4g} "
               f"{statistics.median(values):10.4g} {max(values):10.4g}  {margin:+.4g} {'ok' if ok else 'FAILS'}")
+
+    beta0 = [dict(zip(observed["beta0"], values)) for values in zip(*observed["beta0"].values())]
+    reached = [R.beta0_regime_reached(m) for m in beta0]
+    missed = [seed for seed in range(args.seeds)
+              if not any(reached[(seed + k) % args.seeds] for k in range(R.BETA0_ATTEMPTS))]
+    print(f"\nbeta=0 regime reached on {sum(reached)} of {args.seeds} seeds; with up to {R.BETA0_ATTEMPTS} attempts "
+          f"(seeds s, s+1, ...) it is missed from {len(missed)} starting seeds {missed or ''}")
 
 
 def _assignments(code: str) -> dict:

@@ -17,6 +17,7 @@ results are data to verify, never verdicts: the checks in the grading process de
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
@@ -78,12 +79,13 @@ _CHILD = _CHILD_BODY + "\n_run_probe(int(sys.argv[1]), sys.argv[2])\n"
 # The fork server: imports torch once, then forks a fresh child per request line on stdin
 # ({"scratch", "entry", "threads", "memory", "files"}); answers {"pid"} then {"status"} on stdout.
 _SERVER = _CHILD_BODY + r'''
-import resource, signal
+import ctypes, resource, signal
 for _line in sys.stdin:
     _request = json.loads(_line)
     _pid = os.fork()
     if _pid == 0:
         os.setsid()
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG: dies with the server
         resource.setrlimit(resource.RLIMIT_DATA, (_request["memory"], _request["memory"]))
         resource.setrlimit(resource.RLIMIT_FSIZE, (_request["files"], _request["files"]))
         os.chdir(_request["scratch"])
@@ -130,8 +132,20 @@ def namespaces_available() -> bool:
     return subprocess.run([unshare, "-rmn", "true"], capture_output=True).returncode == 0
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux only: the child is killed when the grader that started it dies, so no probe outlives it."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _set_limits(limits: Limits):
     def apply() -> None:
+        _die_with_parent()
         resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_bytes, limits.memory_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -134,3 +134,45 @@ def test_hidden_folders_and_files_look_empty_and_stay_unchanged(call, tmp_path):
     assert outcome.ok, outcome.message
     assert outcome.data["y"].tolist() == [0, 0]
     assert secret_file.read_text() == "grades" and sorted(p.name for p in secret_dir.iterdir()) == ["vae.ipynb"]
+
+
+@pytest.mark.parametrize("how", ["one child per probe", "probe server"])
+def test_no_probe_outlives_a_grader_that_is_killed(how, tmp_path):
+    """A grader killed mid-check (a timeout, Ctrl-C, an OOM kill) leaves no student code running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    marker = f"grader-{os.getpid()}-{how.replace(' ', '-')}"
+    grader = f'''
+import sys, torch
+from pathlib import Path
+from autograder.sandbox import Limits, ProbeServer, run
+code = "def f(x):\\n    while True:\\n        pass\\n    # {marker}\\n"
+probe = "def call(student, inputs):\\n    return {{'y': student['f'](inputs['x'])}}\\n"
+limits = Limits(seconds=600)
+if "{how}" == "probe server":
+    ProbeServer(limits).run(code, probe, "call", {{"x": torch.zeros(1)}}, Path(r"{tmp_path}") / "s", limits)
+else:
+    run(code, probe, "call", {{"x": torch.zeros(1)}}, Path(r"{tmp_path}") / "s", limits)
+'''
+    process = subprocess.Popen([sys.executable, "-c", grader], cwd=Path(__file__).parent.parent)
+    scratch_code = tmp_path / "s" / "submission.py"
+    deadline = time.monotonic() + 120
+    while not (scratch_code.exists() and marker in scratch_code.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)   # the probe is now looping
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    time.sleep(1)
+
+    def probes_alive() -> list[str]:
+        alive = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and str(tmp_path / "s") == os.readlink(entry / "cwd"):
+                    alive.append(entry.name)
+            except OSError:
+                pass
+        return alive
+    assert not probes_alive(), f"processes still running the killed grader's probe: {probes_alive()}"

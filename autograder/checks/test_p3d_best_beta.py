@@ -37,7 +37,8 @@ def test_tuned_vae_uses_several_latent_units(tuned, beta):
     assert tuned["active"] >= R.TUNED_MIN_ACTIVE_UNITS, f"With best_beta = {beta:g} only {tuned['active']} latent units were active."
 
 
-def test_tuned_vae_reconstructs_clearly_better_than_the_mean_image(tuned, beta):
-    """With best_beta reconstructions are clearly better than predicting the mean image."""
+def test_tuned_vae_reconstructs_better_than_a_collapsed_one(tuned, beta):
+    """With best_beta, after brief training, reconstructions are well ahead of a collapsed VAE's."""
     assert tuned["rec_ratio"] < R.TUNED_MAX_REC_RATIO, (
-        f"With best_beta = {beta:g} the reconstruction error was {tuned['rec_ratio']:.0%} of the mean image's; expected below {R.TUNED_MAX_REC_RATIO:.0%}.")
+        f"With best_beta = {beta:g} the reconstruction error was {tuned['rec_ratio']:.0%} of the mean image's; expected below "
+        f"{R.TUNED_MAX_REC_RATIO:.0%} (a collapsed VAE scores 140% or more after the same training): try a smaller beta.")

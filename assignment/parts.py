@@ -38,3 +38,27 @@ TOTAL_POINTS = sum(part.points for part in PARTS)
 def part_of(grade_id: str) -> str:
     """The part a grade id belongs to: `p3a_vae_loss` -> `p3a`."""
     return grade_id.split("_", 1)[0]
+
+
+@dataclass(frozen=True)
+class Question:
+    """A manually graded inline answer: its word limit, and the figures a TA judges it against."""
+    grade_id: str          # the answer cell
+    points: int
+    word_limit: int
+    figures: tuple[str, ...]   # grade ids of the code cells whose plots the answer discusses
+
+
+QUESTIONS: tuple[Question, ...] = (
+    Question("p2f_answer_ae_samples", 2, 150, ("p2d_reconstructions", "p2e_run")),
+    Question("p3c_answer_beta0", 3, 150, ("p3b_run", "p3b_figures")),
+    Question("p3c_answer_beta10", 3, 150, ("p3b_run", "p3b_figures")),
+    Question("p3c_answer_well_tuned", 3, 150, ("p3d_figures",)),
+    Question("p3d_answer_tuning", 2, 100, ("p3d_figures",)),
+    Question("p4_answer_interpolation", 1, 100, ("p4_run",)),
+)
+
+
+def word_count(text: str) -> int:
+    """Words as a TA would count them: whitespace-separated tokens with a letter or digit (not bare `*` or `-`)."""
+    return len([w for w in text.split() if any(ch.isalnum() for ch in w)])

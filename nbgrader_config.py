@@ -6,12 +6,12 @@ this course runs from the repository root (the `assignment` tools take care of t
 import os
 import sys
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, IgnorePattern, LimitOutput,
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput,
                                     SaveAutoGrades)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from autograder.nbgrader_plugin import HiddenChecks  # noqa: E402
+from autograder.nbgrader_plugin import ExecuteUntilStuck, HiddenChecks, ShowReleasedChecks  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -31,11 +31,14 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Execution while validating and autograding. The notebook shrinks its training budget when
 # NBGRADER_EXECUTION is set; the slowest cell then takes a few seconds on a 2-core CPU.
-c.Execute.timeout = 300          # seconds per cell
+c.Execute.timeout = 120          # seconds per cell
 c.Execute.startup_timeout = 120  # seconds for the kernel to start (torch imports are slow)
 c.Execute.kernel_name = "python3"
 
 # Autograding: the hidden checks run in trusted code after the student's notebook is executed
 # and decide every autograded cell's score (autograder/nbgrader_plugin.py).
-c.Autograde.autograde_preprocessors = [Execute, HiddenChecks, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+c.Autograde.autograde_preprocessors = [ExecuteUntilStuck, HiddenChecks, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+
+# Feedback shows each check cell as released (never the hidden tests, nbgrader #917) and our report.
+c.GenerateFeedback.preprocessors = [GetGrades, ShowReleasedChecks, CSSHTMLHeaderPreprocessor]

@@ -29,12 +29,24 @@ def generate_release(course_root: Path = REPO_ROOT) -> Path:
     return course_root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 
 
+def lay_out_course(root: Path) -> None:
+    """Make `root` an nbgrader course of this assignment (config and source), unless it is one already.
+
+    Like a fresh instructor checkout with its own gradebook: tests, demonstrations and grading
+    runs elsewhere never touch the repository's gradebook.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    if (root / NBGRADER_CONFIG.name).exists():
+        return
+    shutil.copy2(NBGRADER_CONFIG, root / NBGRADER_CONFIG.name)
+    shutil.copytree(REPO_ROOT / "solutions", root / "solutions")
+    for package in ("assignment", "autograder"):   # the config imports the grading preprocessor
+        (root / package).symlink_to(REPO_ROOT / package)
+
+
 def generate_release_elsewhere(workdir: Path) -> Path:
     """Generate the release in a scratch copy of the course (own gradebook), leaving the repo untouched."""
-    shutil.copy2(NBGRADER_CONFIG, workdir / NBGRADER_CONFIG.name)
-    shutil.copytree(REPO_ROOT / "solutions", workdir / "solutions")
-    for package in ("assignment", "autograder"):   # the config imports the grading preprocessor
-        (workdir / package).symlink_to(REPO_ROOT / package)
+    lay_out_course(workdir)
     return generate_release(workdir)
 
 

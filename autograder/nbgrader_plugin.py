@@ -1,17 +1,47 @@
-"""The nbgrader preprocessor that puts the hidden checks' verdicts into the autograded notebook.
+"""nbgrader preprocessors of this course (configured in nbgrader_config.py).
 
-It runs after `Execute` and before `SaveAutoGrades` (see nbgrader_config.py), in the grading
-process. For every autograded check cell it replaces the outputs the student's kernel
-produced with the hidden checks' report and the partial score, so that nbgrader records the
-score that trusted code computed, whatever the student's kernel printed.
+- `ExecuteUntilStuck` is nbgrader's Execute, except that a kernel that dies or a cell that
+  times out ends the execution (recorded in that cell) instead of the student's whole grading:
+  the hidden checks do not need the kernel, so the student still gets every point earned.
+- `HiddenChecks` runs after it and before `SaveAutoGrades`, in the grading process. For every
+  autograded check cell it replaces the outputs the student's kernel produced with the hidden
+  checks' report and the partial score, so that nbgrader records the score that trusted code
+  computed, whatever the student's kernel printed.
+- `ShowReleasedChecks` keeps hidden tests out of the feedback students get.
 """
 from __future__ import annotations
 
+from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 
 from assignment import notebooks
+from assignment.paths import RELEASE_NOTEBOOK
+
+
+class ExecuteUntilStuck(Execute):
+    def preprocess_cell(self, cell, resources, index):
+        if getattr(self, "_stuck", None) and cell.cell_type == "code":
+            cell.outputs = []   # not run: an earlier cell killed the kernel or timed out
+            return cell, resources
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except DeadKernelError as e:
+            self._stuck = "DeadKernelError"
+            cell.outputs.append(new_output("error", ename="DeadKernelError", evalue=str(e)[:300],
+                                           traceback=[f"DeadKernelError: the kernel died while running this cell"]))
+            return cell, resources
+        if any(o.output_type == "error" and o.ename == "CellTimeoutError" for o in cell.get("outputs", [])):
+            self._stuck = "CellTimeoutError"
+        return cell, resources
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._stuck = None
+        try:
+            return super().preprocess(nb, resources, km)
+        except DeadKernelError:   # raised again while shutting the dead kernel down
+            return nb, resources
 
 
 class HiddenChecks(NbGraderPreprocessor):
@@ -31,4 +61,21 @@ class HiddenChecks(NbGraderPreprocessor):
                             new_output("execute_result", data={"text/plain": f"{grade.score:g}"},
                                        execution_count=cell.get("execution_count"))]
             self.log.info("%s: %s of %s points", grade.grade_id, grade.score, grade.points)
+        return nb, resources
+
+
+class ShowReleasedChecks(NbGraderPreprocessor):
+    """For feedback: every check cell shows the code students were given, never the hidden tests.
+
+    nbgrader's feedback shows the autograded notebook, whose check cells hold the hidden tests
+    again (nbgrader #917). Taking each check cell's source from the trusted release, by grade
+    id, leaves nothing to strip and nothing a student could break with a stray delimiter.
+    """
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        released = notebooks.cells_by_grade_id(notebooks.read(RELEASE_NOTEBOOK))
+        for cell in nb.cells:
+            grade_id = notebooks.nbgrader_meta(cell).get("grade_id")
+            if grade_id in released and notebooks.is_autograded_test(released[grade_id]):
+                cell.source = released[grade_id].source
         return nb, resources

@@ -1,0 +1,263 @@
+"""Grade a whole class from a folder of downloads, in one command.
+
+    collect (autograder/collect.py) -> check and repair (repair.py) -> grade each student in a
+    scratch course with a jailed kernel (grade_student.py), several at once -> merge each
+    student's scores into the course's gradebook, one writer -> a report per student.
+
+One student's failure (a broken file, a dead kernel, an endless loop, a crash of nbgrader)
+costs only that student, with a reason in plain words. Running it again regrades only
+students whose notebook, or the grader itself, changed (`force=True` regrades everyone).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
+from tqdm.auto import tqdm
+
+from assignment import notebooks
+from assignment.paths import ASSIGNMENT, NBGRADER_CONFIG, RELEASE_NOTEBOOK, REPO_ROOT
+
+from . import collect as collecting
+from . import grade_student, jail
+from .course import NOTEBOOK, Course, prepare
+from .repair import check
+from .run_checks import autograded_points
+
+
+@dataclass
+class StudentReport:
+    """Everything grading said about one student: what the class table, TAs and students see."""
+    student: str
+    origin: str                                  # the download it came from
+    status: str                                  # graded | not gradable | failed | timed out
+    reason: str = ""
+    scores: dict[str, float] = field(default_factory=dict)
+    max_scores: dict[str, float] = field(default_factory=dict)
+    repairs: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    sha256: str = ""
+    grader: str = ""                             # the version of the grader that produced it
+
+    @property
+    def total(self) -> float:
+        return round(sum(self.scores.values()), 2)
+
+
+@dataclass
+class ClassReport:
+    students: dict[str, StudentReport] = field(default_factory=dict)
+    regraded: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    superseded: list[tuple[str, str]] = field(default_factory=list)
+    unused_roster_rows: list[str] = field(default_factory=list)
+    jailed: bool = True
+    seconds: float = 0.0
+
+
+def grader_version() -> str:
+    """A hash of everything that decides a grade: grading code, checks, release, nbgrader config."""
+    digest = hashlib.sha256()
+    files = sorted((REPO_ROOT / "autograder").rglob("*.py")) + [RELEASE_NOTEBOOK, NBGRADER_CONFIG]
+    for path in files:
+        digest.update(str(path.relative_to(REPO_ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _report_path(course: Course, student: str) -> Path:
+    return course.grading_dir / "reports" / f"{student}.json"
+
+
+def load_report(course: Course, student: str) -> StudentReport | None:
+    path = _report_path(course, student)
+    if not path.exists():
+        return None
+    return StudentReport(**json.loads(path.read_text()))
+
+
+def _save_report(course: Course, report: StudentReport) -> None:
+    path = _report_path(course, report.student)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(report), indent=1))
+
+
+def merge_into_gradebook(course: Course, student: str, scratch_gradebook: Path, replaced: bool) -> None:
+    """Copy one student's autograded results from a scratch gradebook into the course's.
+
+    `replaced`: the notebook changed since the last grading, so manual scores given to the old
+    answers are cleared; an unchanged notebook regraded (a new grader) keeps them.
+    """
+    with Gradebook(f"sqlite:///{scratch_gradebook}") as source, course.gradebook() as target, \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)   # nbgrader's add_submission autoflushes noisily
+        graded = source.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
+        target.update_or_create_student(student)
+        try:
+            target.find_submission(ASSIGNMENT, student)
+        except MissingEntry:
+            target.add_submission(ASSIGNMENT, student)
+        for grade in graded.grades:
+            mine = target.find_grade(grade.name, NOTEBOOK, ASSIGNMENT, student)
+            mine.auto_score = grade.auto_score
+            if replaced or mine.manual_score is None:
+                mine.manual_score = None
+                mine.needs_manual_grade = grade.needs_manual_grade
+        for comment in graded.comments:
+            target.find_comment(comment.name, NOTEBOOK, ASSIGNMENT, student).auto_comment = comment.auto_comment
+        target.db.commit()
+
+
+def _record_ungradable(course: Course, student: str) -> None:
+    """The student appears in the gradebook (and the export) even when nothing could be graded."""
+    with course.gradebook() as gradebook:
+        gradebook.update_or_create_student(student)
+
+
+class _Manifest:
+    """What was graded, from which notebook, by which grader: makes regrading idempotent."""
+
+    def __init__(self, course: Course):
+        self.path = course.grading_dir / "manifest.json"
+        self.entries: dict[str, dict] = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def unchanged(self, student: str, sha: str, version: str) -> bool:
+        entry = self.entries.get(student)
+        return bool(entry) and entry["sha256"] == sha and entry["grader"] == version
+
+    def record(self, report: StudentReport) -> None:
+        self.entries[report.student] = {"sha256": report.sha256, "grader": report.grader, "status": report.status}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.entries, indent=1, sort_keys=True))
+
+
+def grade_class(downloads: Path, course: Course = Course(), roster: Path | None = None, **options) -> ClassReport:
+    """Collect, check, grade and record every student in `downloads` (see module doc and grade_collection)."""
+    return grade_collection(collecting.collect(downloads, roster), course, **options)
+
+
+def grade_collection(collection: collecting.Collection, course: Course = Course(), workers: int | None = None,
+                     force: bool = False, limits: grade_student.GradingLimits = grade_student.GradingLimits(),
+                     only: set[str] | None = None, progress: bool = True) -> ClassReport:
+    """Check, grade and record every collected student; `only` limits it to some, `force` regrades the unchanged."""
+    started = time.perf_counter()
+    prepare(course)
+    release = notebooks.read(RELEASE_NOTEBOOK)
+    max_points = autograded_points(release)
+    result = ClassReport(rejected=collection.rejected, superseded=collection.superseded,
+                         unused_roster_rows=collection.unused_roster_rows, jailed=jail.available())
+    manifest = _Manifest(course)
+    version = grader_version()
+
+    to_grade = []
+    for student, download in sorted(collection.submissions.items()):
+        if only and student not in only:
+            continue
+        sha = hashlib.sha256(download.data).hexdigest()
+        previous = load_report(course, student)
+        if not force and previous is not None and manifest.unchanged(student, sha, version):
+            result.students[student] = previous
+            result.unchanged.append(student)
+            continue
+        report = StudentReport(student, download.origin, "graded", sha256=sha, grader=version, max_scores=max_points)
+        _keep_original(course, student, download)
+        checked = check(download.data, release)
+        report.repairs, report.flags = checked.repairs, checked.flags
+        if checked.notebook is None:
+            report.status, report.reason = "not gradable", checked.fatal
+            _clear_previous(course, student)
+            _record_ungradable(course, student)
+            _finish(course, manifest, report, result)
+            continue
+        target = course.submitted(student)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(checked.notebook, str(target))
+        replaced = previous is None or previous.sha256 != sha
+        to_grade.append((report, checked.notebook, replaced))
+
+    if to_grade:
+        _grade_all(course, to_grade, workers, limits, progress, result, manifest)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _grade_all(course, to_grade, workers, limits, progress, result, manifest) -> None:
+    lock = threading.Lock()
+    workers = workers or max(1, (os.cpu_count() or 2) // 2)
+    with tempfile.TemporaryDirectory(prefix="vae-class-") as work:
+        work = Path(work)
+        template = grade_student.make_template_gradebook(work)
+        roots = [course.root.resolve(), REPO_ROOT]
+
+        def one(item):
+            report, notebook, replaced = item
+            graded = grade_student.grade(report.student, notebook, template, work, roots, limits)
+            with lock:   # one writer to the gradebook and the course's folders
+                report.seconds = round(graded.seconds, 1)
+                report.notes, report.flags = graded.notes, report.flags + graded.flags
+                if graded.status == "graded":
+                    merge_into_gradebook(course, report.student, graded.scratch / "gradebook.db", replaced)
+                    _copy_autograded(course, report.student, graded.scratch)
+                    report.scores = graded.scores
+                else:
+                    report.status, report.reason = graded.status, graded.reason
+                    _clear_previous(course, report.student)
+                    _record_ungradable(course, report.student)
+                _finish(course, manifest, report, result)
+                shutil.rmtree(graded.scratch, ignore_errors=True)
+            return report
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(one, item) for item in to_grade]
+            for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="student",
+                               disable=not progress):
+                future.result()
+
+
+def _finish(course: Course, manifest: _Manifest, report: StudentReport, result: ClassReport) -> None:
+    _save_report(course, report)
+    manifest.record(report)
+    result.students[report.student] = report
+    result.regraded.append(report.student)
+
+
+def _keep_original(course: Course, student: str, download: collecting.Download) -> None:
+    """A byte-identical copy of what the student sent, beside our records (the download itself is never touched)."""
+    folder = course.grading_dir / "originals" / student
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    (folder / download.path.name).write_bytes(download.data)
+
+
+def _copy_autograded(course: Course, student: str, scratch: Path) -> None:
+    """Only the autograded notebook comes back from the scratch course: nothing else the kernel wrote."""
+    target = course.autograded(student)
+    shutil.rmtree(target.parent, ignore_errors=True)
+    target.parent.mkdir(parents=True)
+    shutil.copyfile(scratch / "autograded" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb", target)
+
+
+def _clear_previous(course: Course, student: str) -> None:
+    """A regrade that fails must not leave the previous notebook's results looking current."""
+    shutil.rmtree(course.autograded(student).parent, ignore_errors=True)
+    shutil.rmtree(course.feedback(student).parent, ignore_errors=True)
+    with course.gradebook() as gradebook:
+        try:
+            gradebook.remove_submission(ASSIGNMENT, student)
+        except MissingEntry:
+            pass

@@ -69,9 +69,9 @@ def read_zip(zip_path: Path, origin: str) -> tuple[list[Download], list[tuple[st
         for info in archive.infolist():
             member = PurePosixPath(info.filename.replace("\\", "/"))
             where = f"{origin}: {info.filename}"
-            if info.is_dir() or _ignored(member):
-                continue
             problem = _zip_member_problem(info)
+            if problem is None and (info.is_dir() or _ignored(member)):
+                continue
             if problem is None and not member.name.lower().endswith(".ipynb"):
                 problem = _not_a_notebook(member)
             if problem:
@@ -164,9 +164,13 @@ def read_roster(path: Path) -> dict[str, str]:
 
 
 def roster_key(download: Download, roster: dict[str, str]) -> str | None:
-    """The roster row that names this download: by its full origin, its path, or its bare file name."""
+    """The roster row that names this download: by its origin or path; by its bare name only at the top level.
+
+    (A bare `Copy of vae.ipynb` row must not also claim `rwong/Copy of vae.ipynb`.)
+    """
     inner = download.origin.split(": ", 1)[-1]
-    return next((key for key in (download.origin, str(download.path), inner, download.path.name) if key in roster), None)
+    keys = [download.origin, str(download.path), inner] + ([download.path.name] if len(download.path.parts) == 1 else [])
+    return next((key for key in keys if key in roster), None)
 
 
 def student_of(download: Download, roster: dict[str, str]) -> str | None:

@@ -2,7 +2,8 @@
 
     python -m assignment release [--check]   regenerate release/ from solutions/ (or check it is in sync)
     python -m assignment run [--full]        the main job: regenerate the release, execute the solution
-                                             notebook, save its figures under build/
+                                             notebook (figures under build/solution), then grade a
+                                             demonstration class end to end (build/demo-class)
     python -m assignment bench [--runs N]    time a fast-mode execution of the solution notebook
 """
 from __future__ import annotations
@@ -44,7 +45,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     out_dir = BUILD_DIR / "solution"
-    print("1/2 Regenerating the student release with nbgrader ...")
+    print("1/3 Regenerating the student release with nbgrader ...")
     before = RELEASE_NOTEBOOK.read_bytes() if RELEASE_NOTEBOOK.exists() else b""
     generate_release()
     changed = RELEASE_NOTEBOOK.read_bytes() != before
@@ -52,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
           + ("CHANGED, commit it with the source" if changed else "unchanged, in sync with the source"))
 
     mode = "real settings" if args.full else "fast mode"
-    print(f"2/2 Executing the solution notebook ({mode}, MNIST from {mnist_root()}) ...")
+    print(f"2/3 Executing the solution notebook ({mode}, MNIST from {mnist_root()}) ...")
     started = time.perf_counter()
     nb = execute(SOURCE_NOTEBOOK, workdir=out_dir, fast=not args.full)
     seconds = time.perf_counter() - started
@@ -74,6 +75,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     if error:
         index, cell, output = error
         print(f"The solution notebook failed in cell {index}: {output.ename}: {output.evalue}", file=sys.stderr)
+        return 1
+    return run_demo_class(BUILD_DIR / "demo-class")
+
+
+def run_demo_class(folder: Path) -> int:
+    """Grade the demonstration class like an instructor would, and show where everything landed."""
+    from autograder.__main__ import print_class_table
+    from autograder.course import Course
+    from autograder.export import export_scores
+    from autograder.feedback import generate_feedback
+    from autograder.grade_class import grade_class
+    from autograder.review import write_review
+
+    from .demo_class import write_downloads
+
+    print(f"3/3 Grading a demonstration class (downloads in {folder.relative_to(REPO_ROOT)}/downloads) ...")
+    roster = write_downloads(folder / "downloads")
+    course = Course(folder / "course")
+    result = grade_class(folder / "downloads", course, roster)
+    graded = [student for student, report in result.students.items() if report.status == "graded"]
+    feedback = generate_feedback(course, graded)
+    print_class_table(result, course, feedback)
+    pages = write_review(course.root, folder / "review")
+    scores = export_scores(course.root, folder / "scores.csv")
+    review = (folder / "review").relative_to(REPO_ROOT)
+    print(f"TA review pages: {review}/index.html ({len(pages)} files). TAs fill in {review}/scores.csv, then "
+          f"`python -m autograder --course {course.root.relative_to(REPO_ROOT)} import-scores {review}/scores.csv`")
+    print(f"per-part scores: {scores.relative_to(REPO_ROOT)}")
+    expected = {"ada": 31, "bob": 0}
+    wrong = {s: result.students[s].total for s, points in expected.items() if result.students[s].total != points}
+    if wrong:
+        print(f"The demonstration class was graded wrongly: {wrong} (expected {expected})", file=sys.stderr)
         return 1
     return 0
 

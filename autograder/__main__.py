@@ -12,7 +12,6 @@ for another, laid out on first use) and its gradebook (`--db-url` for PostgreSQL
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -111,8 +110,6 @@ def cmd_gradescope(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # nbgrader's Gradebook runs `alembic` from PATH: this environment's, whatever the caller's PATH is.
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--course", help="the course directory (default: this repository's root)")

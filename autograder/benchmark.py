@@ -3,12 +3,14 @@
     python -m autograder.benchmark [--runs 3]
 
 Stages: the kernel execution of the notebook in fast mode (what nbgrader's Execute does), one
-sandbox start (a probe that does nothing), each check file alone, and all hidden checks as
-grading runs them (two workers). Prints the median of the runs for each.
+sandbox start (a probe that does nothing), each check file alone, all hidden checks as grading
+runs them (two workers), and the whole of `nbgrader autograde` for one submission (execution,
+hidden checks, gradebook). Prints the median of the runs for each.
 """
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from pathlib import Path
 from assignment import notebooks
 from assignment.environment import course_env
 from assignment.execute import execute
+from assignment.nbgrader_cli import generate_release_elsewhere, run_nbgrader
 from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT, SOURCE_NOTEBOOK
 from autograder import sandbox
 from autograder.extract import student_code
@@ -48,6 +51,11 @@ def main() -> None:
                                        f"--basetemp={tempfile.mkdtemp(dir=scratch)}", f"--submission={scratch / 'submission.py'}"],
                                       cwd=REPO_ROOT, env=course_env(), capture_output=True, check=True)
 
+    course = Path(tempfile.mkdtemp(dir=scratch))
+    generate_release_elsewhere(course)
+    (course / "submitted" / "student" / "vae").mkdir(parents=True)
+    shutil.copy2(SOURCE_NOTEBOOK, course / "submitted" / "student" / "vae" / "vae.ipynb")
+
     stages = {
         "kernel execution (fast mode)": lambda: execute(SOURCE_NOTEBOOK, Path(tempfile.mkdtemp(dir=scratch)), fast=True),
         "sandbox start, one child per probe (empty probe)": lambda: sandbox.run(code, EMPTY_PROBE, "nothing", {},
@@ -56,6 +64,8 @@ def main() -> None:
                                                                          Path(tempfile.mkdtemp(dir=scratch))),
         **{f"checks {path.stem.removeprefix('test_')} (alone)": check_file(path) for path in sorted(CHECKS_DIR.glob("test_*.py"))},
         "all hidden checks (2 workers)": lambda: grade_notebook(source),
+        "one submission through nbgrader autograde, end to end": lambda: run_nbgrader(
+            ["autograde", "vae", "--create", "--force"], course),
     }
     server = sandbox.ProbeServer()
     server.run(code, EMPTY_PROBE, "nothing", {}, Path(tempfile.mkdtemp(dir=scratch)))   # started: torch imported

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -117,7 +116,7 @@ def run(root: Path) -> dict:
 
     started = time.perf_counter()
     download, note = _submitted_notebook(root / "submission")
-    course = Course(Path(tempfile.mkdtemp(prefix="gradescope-course-")))
+    course = Course(root / "course")   # an nbgrader course of one: its gradebook is the record of the run
     if download is None:
         report = StudentReport(STUDENT, "", "not gradable", note,
                                max_scores=autograded_points(notebooks.read(RELEASE_NOTEBOOK)))
@@ -133,6 +132,5 @@ def run(root: Path) -> dict:
 
 
 if __name__ == "__main__":
-    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     results = run(Path(os.environ.get("GRADESCOPE_ROOT", "/autograder")))
     print(f"score {results['score']} of {sum(t['max_score'] for t in results['tests'])}")

@@ -1,19 +1,13 @@
 """Shared fixtures: each notebook is executed once per test session in a real kernel."""
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
 import pytest
 from nbformat import NotebookNode
 
 from assignment import notebooks
 from assignment.execute import execute
 from assignment.paths import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK
-
-# nbgrader's Gradebook (opened by the tests and the tools in this process) runs `alembic` from PATH.
-os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+import autograder  # noqa: F401,E402 (puts this environment's bin on PATH: nbgrader's Gradebook runs alembic)
 
 
 @pytest.fixture(scope="session")

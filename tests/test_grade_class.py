@@ -1,0 +1,141 @@
+"""Grading a class in one command: everyone graded or told why, nothing lost, feedback without leaks.
+
+One class is graded for the whole module (about two minutes a student on a busy 2-core
+machine, two at a time): the demonstration class of tests/demo_class, plus a notebook that is
+not valid JSON, one that ends its own kernel, and one that loops forever in a cell.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell
+
+from assignment import notebooks
+from assignment.demo_class import write_downloads
+from assignment.paths import REPO_ROOT, SOURCE_NOTEBOOK
+from autograder import grade_student
+from autograder.course import Course
+from autograder.feedback import generate_feedback
+from autograder.grade_class import grade_class
+from autograder.grade_student import GradingLimits
+
+LIMITS = GradingLimits(seconds=900, cell_seconds=30)
+HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+
+
+def solution_with_cell_after(grade_id: str, code: str):
+    nb = notebooks.read(SOURCE_NOTEBOOK)
+    index = [notebooks.nbgrader_meta(c).get("grade_id") for c in nb.cells].index(grade_id)
+    nb.cells.insert(index + 1, new_code_cell(code))
+    return nb
+
+
+def hashes(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("class")
+    downloads = root / "downloads"
+    roster = write_downloads(downloads)
+    (downloads / "mallory_vae.ipynb").write_text('{"cells": [{"cell_type": "code", "source": ')
+    nbformat.write(solution_with_cell_after("p2c_run", "import os\nos._exit(0)"), str(downloads / "kim_vae.ipynb"))
+    nbformat.write(solution_with_cell_after("p2c_run", "while True:\n    pass"), str(downloads / "lou_vae.ipynb"))
+    before = hashes(downloads)
+    course = Course(root / "course")
+    result = grade_class(downloads, course, roster, workers=2, limits=LIMITS, progress=False)
+    feedback = generate_feedback(course, [s for s, r in result.students.items() if r.status == "graded"])
+    return {"result": result, "course": course, "downloads": downloads, "roster": roster, "before": before,
+            "feedback": feedback}
+
+
+def test_every_student_is_graded_and_the_honest_ones_exactly(graded):
+    students = graded["result"].students
+    assert sorted(students) == ["ada", "bob", "carol", "dan", "erin", "kim", "lou", "mallory"]
+    assert students["ada"].total == 31, students["ada"].scores
+    assert students["erin"].total == 31, students["erin"].scores
+    assert students["bob"].total == 0, students["bob"].scores
+    carol = students["carol"].scores   # encoder/decoder, AE loop, prior sampling and KL done
+    assert {g for g, s in carol.items() if s > 0} == {"p2a_architecture", "p2b_forward_shapes",
+                                                       "p2c_train_autoencoder", "p2e_sample_prior", "p3a_kl_divergence"}
+    dan = students["dan"]   # everything, with the KL reversed
+    assert dan.scores["p3a_kl_divergence"] < 2 and dan.scores["p2a_architecture"] == 6
+
+
+def test_a_malformed_notebook_is_reported_with_its_reason_and_graded_zero(graded):
+    mallory = graded["result"].students["mallory"]
+    assert mallory.status == "not gradable" and "not valid notebook JSON" in mallory.reason
+    assert mallory.total == 0
+
+
+def test_a_notebook_that_ends_its_kernel_keeps_the_points_its_code_earns(graded):
+    kim = graded["result"].students["kim"]
+    assert kim.status == "graded" and kim.total == 31, kim
+    assert any("kernel died" in note for note in kim.notes), kim.notes
+    assert any("kernel died" in flag for flag in kim.flags), "a TA should look at a kernel that died"
+
+
+def test_a_notebook_that_loops_forever_is_stopped_at_the_cell_limit_and_still_graded(graded):
+    lou = graded["result"].students["lou"]
+    assert lou.status == "graded" and lou.total == 31, lou
+    assert any("did not finish within the time limit" in note for note in lou.notes), lou.notes
+
+
+def test_the_gradebook_holds_what_the_reports_say(graded):
+    course = graded["course"]
+    with course.gradebook() as gradebook:
+        for student, report in graded["result"].students.items():
+            if report.status != "graded":
+                continue
+            submitted = gradebook.find_submission_notebook("vae", "vae", student)
+            scores = {g.name: g.auto_score for g in submitted.grades if g.cell_type == "code"}
+            assert scores == report.scores, f"{student}: gradebook {scores} != report {report.scores}"
+
+
+def test_the_downloads_are_byte_identical_after_grading(graded):
+    assert hashes(graded["downloads"]) == graded["before"]
+
+
+def test_feedback_shows_no_hidden_check_code_and_no_reference_answer(graded):
+    source = notebooks.read(SOURCE_NOTEBOOK)
+    hidden_lines = {line.strip() for cell in source.cells for region in HIDDEN_REGION.findall(cell.source)
+                    for line in region.splitlines() if len(line.strip()) >= 20}
+    check_code = {line.strip() for path in (REPO_ROOT / "autograder" / "checks").glob("*.py")
+                  for line in path.read_text().splitlines() if len(line.strip()) >= 30 and not line.strip().startswith(
+                      ('"""', "#", "def test_", "assert ", "pytest.fail"))}
+    references = [c.source for c in source.cells if notebooks.is_manual_answer(c)]
+    for student in ("bob", "carol", "dan"):
+        html = graded["feedback"][student].read_text()
+        leaked = [line for line in hidden_lines | check_code if line in html]
+        assert not leaked, f"the feedback of {student} shows hidden check code: {leaked[:3]}"
+        for answer in references:
+            first = answer.split(". ")[0]
+            assert first not in html, f"the feedback of {student} shows a reference answer: {first!r}"
+        assert "VAE assignment: your scores" in html and "Hidden checks of p3a_kl_divergence" in html
+
+
+def test_running_again_regrades_only_what_changed(graded, tmp_path):
+    course, downloads = graded["course"], tmp_path / "downloads"
+    shutil.copytree(graded["downloads"], downloads)
+    nb = nbformat.read(str(downloads / "carol_vae.ipynb"), as_version=4)
+    notebooks.cells_by_grade_id(nb)["p3c_answer_beta0"].source = "Carol's late answer."
+    nbformat.write(nb, str(downloads / "carol_vae.ipynb"))
+    again = grade_class(downloads, course, graded["roster"], workers=2, limits=LIMITS, progress=False)
+    assert again.regraded == ["carol"], f"only carol's notebook changed, but these were regraded: {again.regraded}"
+    assert sorted(again.unchanged) == sorted(set(graded["result"].students) - set(again.regraded))
+    assert again.students["carol"].scores == graded["result"].students["carol"].scores
+
+
+def test_a_student_over_the_time_limit_is_stopped_and_told_why(tmp_path):
+    template = grade_student.make_template_gradebook(tmp_path)
+    nb = copy.deepcopy(notebooks.read(SOURCE_NOTEBOOK))
+    outcome = grade_student.grade("slow", nb, template, tmp_path, [tmp_path], GradingLimits(seconds=5))
+    assert outcome.status == "timed out" and "did not finish within 5 s" in outcome.reason

@@ -16,6 +16,9 @@ from autograder.nbgrader_plugin import ExecuteUntilStuck, HiddenChecks, ShowRele
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+# The course row every assignment refers to. nbgrader's default ("") creates none, which sqlite lets
+# pass but PostgreSQL (--db-url, several graders at once) refuses; this is also nbgrader.api's default.
+c.CourseDirectory.course_id = "default_course"
 c.CourseDirectory.source_directory = "solutions"   # instructor notebooks, with solutions
 c.CourseDirectory.release_directory = "release"    # student notebooks, generated and committed
 c.CourseDirectory.submitted_directory = "submitted"

@@ -9,7 +9,9 @@ so sqlite stays safe however many students grade at once).
 """
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import nbformat.v4
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 
@@ -27,7 +30,7 @@ from assignment import notebooks
 from assignment.nbgrader_cli import generate_release, lay_out_course
 from assignment.paths import ASSIGNMENT, NBGRADER_CONFIG, REPO_ROOT, mnist_root
 
-from . import jail
+from . import jail, sandbox
 
 NOTEBOOK_FILE = f"{ASSIGNMENT}.ipynb"
 
@@ -78,9 +81,13 @@ def _scratch_course(student: str, notebook: NotebookNode, template: Path, parent
     return scratch
 
 
-def _environment(scratch: Path) -> dict[str, str]:
-    """A clean environment: what nbgrader, Jupyter and torch need, and nothing of the grader's own."""
-    return {"PATH": os.pathsep.join([str(Path(sys.executable).parent), os.defpath]),
+def _environment(scratch: Path, hidden: list[Path]) -> dict[str, str]:
+    """A clean environment: what nbgrader, Jupyter and torch need, and nothing of the grader's own.
+
+    The hidden checks' probes hide what the kernel's jail hides (autograder/sandbox.py reads the list).
+    """
+    return {sandbox.HIDDEN_ENV: os.pathsep.join(str(p) for p in hidden),
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.defpath]),
             "HOME": str(scratch / "home"), "LANG": "C.UTF-8",   # no MPLBACKEND: the kernel's inline plots
             "TMPDIR": str(scratch / "tmp"),   # Jupyter's connection files: the jailed kernel gets a fresh /tmp
             "JUPYTER_PATH": str(scratch / "jupyter"), "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
@@ -91,16 +98,20 @@ def _environment(scratch: Path) -> dict[str, str]:
 
 def grade(student: str, notebook: NotebookNode, template: Path, parent: Path, course_roots: list[Path],
           limits: GradingLimits = GradingLimits()) -> Graded:
-    """Autograde `notebook` as `student` in a scratch course under `parent`; never raises for the student's sake."""
+    """Autograde `notebook` as `student` in a scratch course under `parent`; never raises for the student's sake.
+
+    Nothing in the folders `course_roots` (the course, this repository, the downloads...) is visible to the
+    student's code but the Python environment and the data (jail.hidden_paths).
+    """
     started = time.perf_counter()
     scratch = _scratch_course(student, notebook, template, parent)
-    jail.install_kernelspec(scratch / "jupyter", jail.kernel_argv(
-        scratch, scratch / "autograded", jail.hidden_paths(course_roots, scratch), limits.kernel))
+    hidden = jail.hidden_paths(course_roots, scratch)
+    jail.install_kernelspec(scratch / "jupyter", jail.kernel_argv(scratch, scratch / "autograded", hidden, limits.kernel))
     command = jail.network_off([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--student", student,
                                 "--create", "--force", f"--Execute.timeout={limits.cell_seconds}"])
     log = scratch / "nbgrader.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch), stdin=subprocess.DEVNULL,
+        process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch, hidden), stdin=subprocess.DEVNULL,
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             process.wait(timeout=limits.seconds)
@@ -123,7 +134,9 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path, co
         return Graded("failed", "nbgrader could not grade this notebook: " + _last_error(log),
                       seconds=seconds, scratch=scratch)
     graded = Graded("graded", scores=scores, seconds=seconds, scratch=scratch)
-    _read_execution(scratch / "autograded" / student / ASSIGNMENT / NOTEBOOK_FILE, graded)
+    autograded = scratch / "autograded" / student / ASSIGNMENT / NOTEBOOK_FILE
+    _read_execution(autograded, graded)
+    _cap_outputs(autograded, graded)
     return graded
 
 
@@ -149,13 +162,59 @@ def _last_error(log: Path) -> str:
 def _read_execution(path: Path, graded: Graded) -> None:
     """What happened while the notebook ran, for the student's report and the TA."""
     nb = notebooks.read(path)
+    previous = None
     for cell in nb.cells:
-        grade_id = notebooks.nbgrader_meta(cell).get("grade_id", "an ungraded cell")
+        grade_id = notebooks.nbgrader_meta(cell).get("grade_id")
+        if grade_id is not None:
+            previous, where = grade_id, f"cell {grade_id}"
+        else:   # a cell of the student's own: say where it is
+            where = f"a cell of your own after {previous}" if previous else "a cell of your own at the top"
+        for ename in _errors_raised(cell):
+            if ename == "DeadKernelError":
+                graded.notes.append(f"the notebook's kernel died in {where}; later cells did not run")
+                graded.flags.append(f"the kernel died in {where} (os._exit, a kill, or out of memory)")
+            elif ename == "CellTimeoutError":
+                graded.notes.append(f"{where} did not finish within the time limit; later cells did not run")
+            elif ename == "KeyboardInterrupt":   # nbgrader interrupts a cell at the time limit (interrupt_on_timeout)
+                graded.notes.append(f"{where} did not finish within the time limit and was interrupted")
+
+
+MAX_OUTPUT_BYTES = 2 * 2**20      # one output of a cell (a figure is a few hundred KB)
+MAX_OUTPUTS_BYTES = 20 * 2**20    # all of them: the autograded notebook and the feedback stay small
+
+
+def _cap_outputs(path: Path, graded: Graded) -> None:
+    """Cut outputs too large to keep (nbgrader's LimitOutput counts lines, not bytes: one line of 50 MB passes).
+
+    Check cells keep theirs (the hidden checks' report); other outputs above the caps are replaced by a note.
+    """
+    nb = notebooks.read(path)
+    total, cut = 0, 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or notebooks.is_autograded_test(cell):
+            continue
+        kept = []
         for output in cell.get("outputs", []):
-            if output.output_type != "error":
-                continue
-            if output.ename == "DeadKernelError":
-                graded.notes.append(f"the notebook's kernel died in cell {grade_id}; later cells did not run")
-                graded.flags.append(f"the kernel died in cell {grade_id} (os._exit, a kill, or out of memory)")
-            elif output.ename == "CellTimeoutError":
-                graded.notes.append(f"cell {grade_id} did not finish within the time limit; later cells did not run")
+            size = len(json.dumps(output))
+            if size > MAX_OUTPUT_BYTES or total + size > MAX_OUTPUTS_BYTES:
+                cut += size
+                text = output.get("text", "") if output.output_type == "stream" else ""
+                output = nbformat.v4.new_output("stream", name="stdout", text=(
+                    text[:2000] + f"\n[... an output of {size / 2**20:.1f} MB was cut here by the grader]\n"))
+                size = len(json.dumps(output))
+            total += size
+            kept.append(output)
+        cell.outputs = kept
+    if cut:
+        nbformat.write(nb, str(path))
+        graded.notes.append(f"{cut / 2**20:.0f} MB of your notebook's outputs were too large to keep and were cut")
+
+
+def _errors_raised(cell) -> list[str]:
+    """The errors a cell raised while the notebook ran: its error outputs, or for a check cell (whose outputs
+    the hidden checks' report replaced) the error that report quotes."""
+    names = [o.ename for o in cell.get("outputs", []) if o.output_type == "error"]
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            names += re.findall(r"^  \(In your notebook this cell raised (\w+):", output.text, flags=re.M)
+    return names

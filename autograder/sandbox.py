@@ -7,8 +7,10 @@ a memory blow-up, sys.exit, os._exit, a kill signal) must cost only the call tha
 The child
 - runs `python -I` in a fresh scratch directory with a minimal environment (no secrets);
 - has limits on wall time, memory (RLIMIT_DATA), file size and core dumps;
-- where Linux user namespaces allow it (`unshare -rmn`), has no network at all and sees the
-  paths in `Limits.hidden` as empty (tmpfs over folders, /dev/null over files);
+- where Linux namespaces allow it, runs confined as the notebook's kernel is (autograder/jail.py):
+  no network at all, its own PID namespace (no process outlives the probe, none outside is
+  visible), every mount read-only but its scratch folder, a fresh /tmp, and the paths in
+  `Limits.hidden` (and in $VAE_SANDBOX_HIDDEN, set by the class grader) looking empty;
 - returns its results as a dict of tensors and numbers saved with torch.save and loaded here
   with `weights_only=True`, so no student object is ever unpickled in the grading process.
 
@@ -22,9 +24,8 @@ import json
 import os
 import resource
 import select
-import shlex
-import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -96,6 +97,17 @@ for _line in sys.stdin:
     print(json.dumps({"pid": _pid}), flush=True)
     _, _status = os.waitpid(_pid, 0)
     _code = -os.WTERMSIG(_status) if os.WIFSIGNALED(_status) else os.WEXITSTATUS(_status)
+    if os.getpid() == 1:   # confined (a PID namespace of our own): nothing the probe started outlives it
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        while True:
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
     print(json.dumps({"status": _code}), flush=True)
 '''
 
@@ -125,11 +137,9 @@ class Outcome:
 
 
 def namespaces_available() -> bool:
-    """True when unprivileged user, mount and network namespaces work here."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return False
-    return subprocess.run([unshare, "-rmn", "true"], capture_output=True).returncode == 0
+    """True when the confinement of autograder/jail.py works here (user, mount, PID, network namespaces)."""
+    from .jail import available
+    return available()
 
 
 _PR_SET_PDEATHSIG = 1
@@ -152,18 +162,24 @@ def _set_limits(limits: Limits):
     return apply
 
 
-def _isolated(limits: Limits, python: list[str]) -> list[str]:
-    """`python` wrapped in `unshare -rmn` with the hidden paths covered, when the kernel allows it."""
+HIDDEN_ENV = "VAE_SANDBOX_HIDDEN"   # more paths to hide, os.pathsep-separated (set by grade_student)
+
+
+def _isolated(limits: Limits, python: list[str], writable: Path, server: bool = False) -> list[str]:
+    """`python` confined (autograder/jail.py) with `writable` its only writable folder, when the kernel allows it.
+
+    A server is PID 1 of its namespace (it kills what each probe left behind); a one-shot child
+    runs under a shell that is PID 1, so that a probe can still kill itself, as it could anywhere.
+    """
     if not (limits.isolate and namespaces_available()):
         return python
-    mounts = []
-    for path in limits.hidden:
-        if path.is_dir():
-            mounts.append(f"mount -t tmpfs -o size=1m none {shlex.quote(str(path))}")
-        elif path.exists():
-            mounts.append(f"mount --bind /dev/null {shlex.quote(str(path))}")
-    script = " && ".join(mounts + ['exec "$@"'])
-    return ["unshare", "-rmn", "sh", "-c", script, "sandbox", *python]
+    from .jail import confinement_script
+    extra = [Path(p) for p in os.environ.get(HIDDEN_ENV, "").split(os.pathsep) if p]
+    hidden = [p for p in dict.fromkeys([*limits.hidden, *extra]) if p != writable and p not in writable.parents]
+    script = confinement_script(writable, hidden, 64 * 2**20, shared=writable)
+    script += '\nexec "$@"' if server else '\n"$@"\nexit $?'
+    return ["unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork", "--kill-child",
+            "--mount-proc", "sh", "-c", script, "sandbox", *python]
 
 
 def _child_env(scratch: Path) -> dict[str, str]:
@@ -187,7 +203,8 @@ def run(code: str, probe: str, entry: str, inputs: dict, scratch: Path, limits: 
     """
     _prepare(code, probe, inputs, scratch)
     log = scratch / "output.log"
-    command = _isolated(limits, [sys.executable, "-I", "-c", _CHILD, str(limits.threads), entry])
+    python = [sys.executable, "-I", "-c", _CHILD, str(limits.threads), entry]
+    command = _isolated(limits, python, scratch)
     started = time.perf_counter()
     with open(log, "wb") as out:
         child = subprocess.Popen(command, cwd=scratch, env=_child_env(scratch), stdin=subprocess.DEVNULL,
@@ -200,7 +217,10 @@ def run(code: str, probe: str, entry: str, inputs: dict, scratch: Path, limits: 
             timed_out = True
         finally:
             _kill_group(child)
-    return _outcome(scratch, child.returncode, timed_out, time.perf_counter() - started, _tail(log), limits)
+    returncode = child.returncode
+    if command is not python and returncode is not None and returncode > 128:   # the confining shell's way
+        returncode = 128 - returncode                                          # of saying "killed by a signal"
+    return _outcome(scratch, returncode, timed_out, time.perf_counter() - started, _tail(scratch, "output.log"), limits)
 
 
 class ProbeServer:
@@ -215,6 +235,7 @@ class ProbeServer:
     def __init__(self, limits: Limits = Limits()):
         self.limits = limits
         self._server: subprocess.Popen | None = None
+        self._writable: Path | None = None   # the folder of the scratch folders (the server's only writable one)
         self._buffer = b""
 
     def __enter__(self) -> "ProbeServer":
@@ -228,13 +249,14 @@ class ProbeServer:
             _kill_group(self._server)
             self._server = None
 
-    def _start(self) -> None:
+    def _start(self, writable: Path) -> None:
         home = Path(tempfile.mkdtemp(prefix="probe-server-"))
-        command = _isolated(self.limits, [sys.executable, "-I", "-c", _SERVER])
+        command = _isolated(self.limits, [sys.executable, "-I", "-c", _SERVER], writable, server=True)
         with open(home / "server.log", "wb") as log:
-            self._server = subprocess.Popen(command, cwd=home, env=_child_env(home), stdin=subprocess.PIPE,
+            self._server = subprocess.Popen(command, cwd=writable, env=_child_env(writable), stdin=subprocess.PIPE,
                                             stdout=subprocess.PIPE, stderr=log, start_new_session=True,
                                             preexec_fn=_set_limits(self.limits))
+        self._writable = writable
         self._buffer = b""
 
     def _read_message(self, timeout: float) -> dict | None:
@@ -255,8 +277,11 @@ class ProbeServer:
         """Like sandbox.run, in a child forked from the server (restarted if it has died)."""
         limits = limits or self.limits
         _prepare(code, probe, inputs, scratch)
+        writable = scratch.resolve().parent
+        if self._server is not None and self._writable != writable:
+            self.close()   # a server can write only in the folder it was started for
         if self._server is None or self._server.poll() is not None:
-            self._start()
+            self._start(writable)
         request = {"scratch": str(scratch), "entry": entry, "threads": limits.threads,
                    "memory": limits.memory_bytes, "files": limits.file_bytes}
         try:
@@ -268,18 +293,14 @@ class ProbeServer:
             started = time.perf_counter()
             finished = self._read_message(timeout=limits.seconds)
             timed_out = finished is None
-            if timed_out:
-                try:
-                    os.killpg(forked["pid"], signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                finished = self._read_message(timeout=30)
+            if timed_out:   # stop the server and all it runs (a confined probe's pid means nothing out here)
+                self.close()
             returncode = finished["status"] if finished else None
         except (ConnectionError, BrokenPipeError, ValueError):
             self.close()
             return run(code, probe, entry, inputs, scratch, limits)   # fall back to a one-shot child
         return _outcome(scratch, returncode, timed_out, time.perf_counter() - started,
-                        _tail(scratch / "output.log"), limits)
+                        _tail(scratch, "output.log"), limits)
 
 
 def _kill_group(child: subprocess.Popen) -> None:
@@ -291,9 +312,31 @@ def _kill_group(child: subprocess.Popen) -> None:
     child.wait()
 
 
-def _tail(log: Path, limit: int = 4000) -> str:
-    with open(log, "rb") as f:
-        f.seek(max(0, log.stat().st_size - limit))
+def _open_result(scratch: Path, name: str):
+    """A file the child left in its scratch folder, opened without following links (the child could plant
+    one to make the grader read another file, or a FIFO to block it); None when there is no such plain file."""
+    try:
+        folder = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=folder)
+    except OSError:
+        return None
+    finally:
+        os.close(folder)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
+
+
+def _tail(scratch: Path, name: str, limit: int = 4000) -> str:
+    f = _open_result(scratch, name)
+    if f is None:
+        return ""
+    with f:
+        f.seek(max(0, os.fstat(f.fileno()).st_size - limit))
         return f.read().decode("utf-8", errors="replace")
 
 
@@ -303,10 +346,11 @@ def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, ou
 
     if timed_out:
         return make("timeout", f"did not finish within {limits.seconds:g} s (an endless loop, or far too slow) and was stopped")
-    error_file = scratch / "error.json"
-    if error_file.exists():
+    error_file = _open_result(scratch, "error.json")
+    if error_file is not None:
         try:
-            error = json.loads(error_file.read_text())
+            with error_file:
+                error = json.loads(error_file.read(2**20))
             kind, message = str(error["kind"]), str(error["message"])[:500]
         except (ValueError, KeyError, TypeError):
             return make("error", "the submission wrote over the grader's error report")
@@ -317,10 +361,11 @@ def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, ou
         if kind == "call":
             return make("error", f"your code raised {message}")
         return make("error", f"the grader could not run this check: {message}")
-    result_file = scratch / "result.pt"
-    if returncode == 0 and result_file.exists():
+    result_file = _open_result(scratch, "result.pt") if returncode == 0 else None
+    if result_file is not None:
         try:
-            data = torch.load(result_file, weights_only=True)
+            with result_file:
+                data = torch.load(result_file, weights_only=True)
         except Exception as e:
             return make("error", f"the results of this check could not be read safely ({type(e).__name__})")
         if not isinstance(data, dict):

@@ -122,13 +122,14 @@ def test_hidden_folders_and_files_look_empty_and_stay_unchanged(call, tmp_path):
     secret_dir.mkdir()
     (secret_dir / "vae.ipynb").write_text("reference solution")
     secret_file.write_text("grades")
-    code = (
+    code = (   # hidden paths are empty and read-only, or not there at all: every attempt may fail
         "import os, torch\n"
+        "def attempt(action):\n    try:\n        return action()\n    except OSError:\n        return None\n"
         "def f(x):\n"
-        f"    listing = os.listdir({str(secret_dir)!r})\n"
-        f"    content = open({str(secret_file)!r}).read()\n"
-        f"    open({str(secret_file)!r}, 'w').write('all 45 points')\n"
-        f"    open(os.path.join({str(secret_dir)!r}, 'new.txt'), 'w').write('x')\n"
+        f"    listing = attempt(lambda: os.listdir({str(secret_dir)!r})) or []\n"
+        f"    content = attempt(lambda: open({str(secret_file)!r}).read()) or ''\n"
+        f"    attempt(lambda: open({str(secret_file)!r}, 'w').write('all 45 points'))\n"
+        f"    attempt(lambda: open(os.path.join({str(secret_dir)!r}, 'new.txt'), 'w').write('x'))\n"
         "    return torch.tensor([len(listing), len(content)])\n")
     outcome = call(code, Limits(seconds=20, hidden=(secret_dir, secret_file)))
     assert outcome.ok, outcome.message

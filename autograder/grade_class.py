@@ -147,14 +147,22 @@ class _Manifest:
 
 
 def grade_class(downloads: Path, course: Course = Course(), roster: Path | None = None, **options) -> ClassReport:
-    """Collect, check, grade and record every student in `downloads` (see module doc and grade_collection)."""
-    return grade_collection(collecting.collect(downloads, roster), course, **options)
+    """Collect, check, grade and record every student in `downloads` (see module doc and grade_collection).
+
+    The downloads and the roster are hidden from every student's code, like the course itself.
+    """
+    private = tuple(p for p in (downloads, roster) if p is not None)
+    return grade_collection(collecting.collect(downloads, roster), course, private=private, **options)
 
 
 def grade_collection(collection: collecting.Collection, course: Course = Course(), workers: int | None = None,
                      force: bool = False, limits: grade_student.GradingLimits = grade_student.GradingLimits(),
-                     only: set[str] | None = None, progress: bool = True) -> ClassReport:
-    """Check, grade and record every collected student; `only` limits it to some, `force` regrades the unchanged."""
+                     only: set[str] | None = None, progress: bool = True,
+                     private: tuple[Path, ...] = ()) -> ClassReport:
+    """Check, grade and record every collected student; `only` limits it to some, `force` regrades the unchanged.
+
+    `private`: more folders and files that no student's code may see (the downloads, the roster).
+    """
     started = time.perf_counter()
     prepare(course)
     release = notebooks.read(RELEASE_NOTEBOOK)
@@ -191,18 +199,18 @@ def grade_collection(collection: collecting.Collection, course: Course = Course(
         to_grade.append((report, checked.notebook, replaced))
 
     if to_grade:
-        _grade_all(course, to_grade, workers, limits, progress, result, manifest)
+        _grade_all(course, to_grade, workers, limits, progress, result, manifest, private)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _grade_all(course, to_grade, workers, limits, progress, result, manifest) -> None:
+def _grade_all(course, to_grade, workers, limits, progress, result, manifest, private=()) -> None:
     lock = threading.Lock()
     workers = workers or max(1, (os.cpu_count() or 2) // 2)
     with tempfile.TemporaryDirectory(prefix="vae-class-") as work:
         work = Path(work)
         template = grade_student.make_template_gradebook(work)
-        roots = [course.root.resolve(), REPO_ROOT]
+        roots = [course.root.resolve(), REPO_ROOT, *(Path(p).resolve() for p in private)]
 
         def one(item):
             report, notebook, replaced = item

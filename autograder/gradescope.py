@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 import zipfile
 from pathlib import Path, PurePosixPath

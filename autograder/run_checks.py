@@ -1,7 +1,8 @@
 """Grade one notebook with the hidden checks: extract the code, run pytest, score each check cell.
 
 Points come from the trusted release, never from the submission's metadata, and a cell's
-score is the share of its checks that pass times its points.
+score is the share of its checks that pass times its points, or nothing while one of its
+prerequisite checks fails (a function that ignores its inputs earns no partial credit).
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class CheckResult:
     doc: str
     passed: bool
     message: str = ""
+    prerequisite: bool = False   # worth nothing alone; while it fails, the whole cell earns nothing
 
 
 @dataclass
@@ -44,19 +46,24 @@ class CellGrade:
 
     @property
     def score(self) -> float:
-        if not self.checks:
+        scored = [c for c in self.checks if not c.prerequisite]
+        if not scored or not all(c.passed for c in self.checks if c.prerequisite):
             return 0.0
-        return round(self.points * sum(c.passed for c in self.checks) / len(self.checks), 2)
+        return round(self.points * sum(c.passed for c in scored) / len(scored), 2)
 
     def report(self) -> str:
         passed = sum(c.passed for c in self.checks)
         part = PARTS_BY_ID.get(part_of(self.grade_id))
         title = f" (part {part.id[1:]}: {part.title})" if part else ""
+        blocked = (any(c.prerequisite and not c.passed for c in self.checks)   # and so it cost points
+                   and any(c.passed and not c.prerequisite for c in self.checks))
         lines = [f"Hidden checks of {self.grade_id}{title}: {passed} of {len(self.checks)} passed, "
-                 f"{self.score:g} of {self.points:g} points."]
+                 f"{self.score:g} of {self.points:g} points"
+                 + (" (a check needed for any points failed)." if blocked else ".")]
         lines += [f"  note: {note}" for note in self.notes]
         for check in self.checks:
-            lines.append(f"  {'PASS' if check.passed else 'FAIL'}  {check.doc}")
+            needed = "  (needed for any points)" if check.prerequisite else ""
+            lines.append(f"  {'PASS' if check.passed else 'FAIL'}  {check.doc}{needed}")
             if not check.passed:
                 lines.append(f"        {check.message}")
         return "\n".join(lines)
@@ -94,7 +101,8 @@ def grade_notebook(submission: NotebookNode, release: NotebookNode | None = None
         for record in run_hidden_checks(extracted.source, Path(scratch)):
             grade = grades.get(record["grade_id"])
             if grade is not None:
-                grade.checks.append(CheckResult(record["check"], record["doc"], record["passed"], record["message"]))
+                grade.checks.append(CheckResult(record["check"], record["doc"], record["passed"], record["message"],
+                                                record.get("prerequisite", False)))
     for grade in grades.values():
         grade.notes.extend(notes)
     return grades

@@ -47,5 +47,5 @@ def test_check_cells_carry_the_hidden_checks_report(graded_course):
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "p3a_kl_divergence")
     report = cell.outputs[0]["text"]
     assert report.startswith("Hidden checks of p3a_kl_divergence (part 3a: VAE model: KL divergence, reparameterization, "
-                             "loss, forward): 0 of 5 passed, 0 of 2 points.")
+                             "loss, forward): 0 of 6 passed, 0 of 2 points.")
     assert "your code raised NotImplementedError" in report and "in kl_divergence" in report

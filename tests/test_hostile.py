@@ -211,19 +211,7 @@ def test_honest_students_are_graded_exactly(hostile):
     assert sum(reports[HONEST]["scores"].values()) == 31
 
 
-KNOWN_GAPS = {   # attacks that still earn something, and why (see SECURITY.md, "Known gaps")
-    "hard_coded_answers": "the checks give partial credit for one published closed-form KL value (0.4 of 2) and for "
-                          "best_beta being a positive number without any tuning (0.75 of 3); the fix belongs in "
-                          "autograder/checks (gate these checks on the part actually working)",
-}
-
-
-def _with_known_gaps(attacks):
-    return [pytest.param(a, id=a.name, marks=pytest.mark.xfail(reason=KNOWN_GAPS[a.name], strict=True))
-            if a.name in KNOWN_GAPS else pytest.param(a, id=a.name) for a in attacks]
-
-
-@pytest.mark.parametrize("attack", _with_known_gaps(ATTACKS))
+@pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.name)
 def test_an_attack_earns_only_what_its_honest_code_earns(hostile, attack):
     report = hostile["reports"][attack.name]
     assert report["status"] == "graded", f"{attack.name} ({attack.what}) was not graded: {report['reason']}"

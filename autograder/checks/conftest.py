@@ -4,6 +4,9 @@
 
 Each check file `test_<grade id>.py` grades the notebook cell with that grade id. A check's
 docstring says in plain words what it verifies; its assertion message says what was wrong.
+A check marked `@pytest.mark.prerequisite` is worth nothing by itself, and the cell earns
+nothing while it fails: partial credit is for code that tries, not for a constant that happens
+to match one published value (run_checks.CellGrade.score).
 """
 from __future__ import annotations
 
@@ -25,6 +28,10 @@ PROBES = (Path(__file__).parent.parent / "probes.py").read_text()
 SENSITIVE = ("solutions", "source", "autograder", "tests", "submitted", "autograded", "feedback", "gradebook.db", ".git")
 COURSE_ROOTS = {REPO_ROOT, *(Path(p) for p in os.environ.get("VAE_COURSE_ROOT", "").split(os.pathsep) if p)}
 HIDDEN = tuple(sorted({root / name for root in COURSE_ROOTS for name in SENSITIVE}))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "prerequisite: the cell earns no points unless this check passes")
 
 
 def pytest_addoption(parser):
@@ -94,13 +101,14 @@ def pytest_runtest_makereport(item, call):
     if hasattr(item, "callspec"):   # a parametrised check: say which case
         doc += f" [{item.callspec.id}]"
     report.user_properties.append(("doc", doc))
+    report.user_properties.append(("prerequisite", item.get_closest_marker("prerequisite") is not None))
 
 
 def pytest_runtest_logreport(report):
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         fields = dict(report.user_properties)
         _results.append({"grade_id": fields["grade_id"], "check": report.nodeid.split("::")[-1], "doc": fields["doc"],
-                         "passed": report.outcome == "passed",
+                         "prerequisite": fields["prerequisite"], "passed": report.outcome == "passed",
                          "message": "" if report.outcome == "passed" else _message(report)})
 
 

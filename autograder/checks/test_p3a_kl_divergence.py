@@ -28,6 +28,15 @@ def _values(out, name):
     return value
 
 
+@pytest.mark.prerequisite
+def test_kl_is_computed_from_its_inputs(out):
+    """Different pairs of Gaussians give different KL values (a constant earns no partial credit)."""
+    value = _values(out, "random")
+    assert value.max() - value.min() > 1e-3, (
+        f"kl_divergence gave {value.flatten()[0]:.6f} for all {value.numel()} different pairs of Gaussians: "
+        "it must compute the KL from mu1, log_sigma1, mu2 and log_sigma2, not return fixed values.")
+
+
 def test_kl_of_a_wide_gaussian_from_the_unit_gaussian(out):
     """KL(N(0, e^2) || N(0, 1)) = (e^2 - 1)/2 - 1 = 2.194528."""
     value = _values(out, "wide_vs_unit")

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -113,17 +112,7 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path, co
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch, hidden), stdin=subprocess.DEVNULL,
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            process.wait(timeout=limits.seconds)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            try:
-                os.killpg(process.pid, signal.SIGKILL)   # whatever is left of nbgrader, its kernel and probes
-            except ProcessLookupError:
-                pass
-            process.wait()
+        timed_out = sandbox.wait_then_kill_group(process, limits.seconds)   # and what is left of its kernel, probes
     seconds = time.perf_counter() - started
     if timed_out:
         return Graded("timed out", f"grading did not finish within {limits.seconds:g} s and was stopped "

@@ -210,13 +210,7 @@ def run(code: str, probe: str, entry: str, inputs: dict, scratch: Path, limits: 
         child = subprocess.Popen(command, cwd=scratch, env=_child_env(scratch), stdin=subprocess.DEVNULL,
                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                  preexec_fn=_set_limits(limits))
-        try:
-            child.wait(timeout=limits.seconds)
-            timed_out = False
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            _kill_group(child)
+        timed_out = wait_then_kill_group(child, limits.seconds)
     returncode = child.returncode
     if command is not python and returncode is not None and returncode > 128:   # the confining shell's way
         returncode = 128 - returncode                                          # of saying "killed by a signal"
@@ -301,6 +295,21 @@ class ProbeServer:
             return run(code, probe, entry, inputs, scratch, limits)   # fall back to a one-shot child
         return _outcome(scratch, returncode, timed_out, time.perf_counter() - started,
                         _tail(scratch, "output.log"), limits)
+
+
+def wait_then_kill_group(child: subprocess.Popen, seconds: float) -> bool:
+    """Wait up to `seconds` for `child` (started with start_new_session=True), then kill its whole group.
+
+    The group goes either way: what the student's code left running (forks, sleepers, a kernel
+    nbgrader did not stop) must not outlive the grading. Returns whether the time ran out.
+    """
+    try:
+        child.wait(timeout=seconds)
+        return False
+    except subprocess.TimeoutExpired:
+        return True
+    finally:
+        _kill_group(child)
 
 
 def _kill_group(child: subprocess.Popen) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 
 from assignment.nbgrader_cli import lay_out_course, run_nbgrader
-from assignment.paths import ASSIGNMENT, REPO_ROOT
+from assignment.paths import ASSIGNMENT, NOTEBOOK_NAME, REPO_ROOT
 
-NOTEBOOK = ASSIGNMENT   # nbgrader's notebook id: the file is vae.ipynb
+NOTEBOOK = Path(NOTEBOOK_NAME).stem   # nbgrader names a notebook by its file name without .ipynb
 
 
 @dataclass(frozen=True)

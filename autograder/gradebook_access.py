@@ -13,9 +13,9 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
-from assignment.paths import ASSIGNMENT, NOTEBOOK_NAME
+from assignment.paths import ASSIGNMENT
 
-NOTEBOOK = Path(NOTEBOOK_NAME).stem   # nbgrader names a notebook by its file name without .ipynb
+from .course import NOTEBOOK, Course
 
 
 def gradebook_url(course_root: Path, db_url: str | None = None) -> str:
@@ -24,12 +24,11 @@ def gradebook_url(course_root: Path, db_url: str | None = None) -> str:
     The sqlite file must exist: opening a missing one would silently create an empty gradebook
     and every tool would then report "unknown student" instead of "wrong folder".
     """
-    if db_url:
-        return db_url
-    path = Path(course_root).resolve() / "gradebook.db"
-    if not path.is_file():
+    course = Course(Path(course_root).resolve(), db_url)
+    path = course.root / "gradebook.db"
+    if not db_url and not path.is_file():
         raise FileNotFoundError(f"no gradebook at {path}: is {course_root} an nbgrader course root?")
-    return f"sqlite:///{path}"
+    return course.gradebook_url
 
 
 @contextmanager

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     grade = commands.add_parser("grade", help="collect, check, autograde and give feedback to a class")
     grade.add_argument("downloads", help="a folder of student downloads (.ipynb files, zips of them, sub-folders)")
     grade.add_argument("--roster", help="CSV with columns student_id,file for downloads whose name says nothing")
-    grade.add_argument("--workers", type=int, help="students graded at once (default: half the CPU cores)")
+    grade.add_argument("--workers", type=int, help="students graded at once (default: one per CPU core)")
     grade.add_argument("--force", action="store_true", help="regrade everyone, not only what changed")
     grade.add_argument("--student", action="append", help="grade only this student (repeatable)")
     grade.add_argument("--timeout", type=float, default=600, help="seconds for one student's grading (default 600)")

@@ -206,7 +206,9 @@ def grade_collection(collection: collecting.Collection, course: Course = Course(
 
 def _grade_all(course, to_grade, workers, limits, progress, result, manifest, private=()) -> None:
     lock = threading.Lock()
-    workers = workers or max(1, (os.cpu_count() or 2) // 2)
+    # One student per core: a grading is single-threaded but for its hidden checks (two pytest workers), and
+    # on 2 cores two students at once cost 0.66x per student what one alone costs (autograder.benchmark_class).
+    workers = workers or os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="vae-class-") as work:
         work = Path(work)
         template = grade_student.make_template_gradebook(work)

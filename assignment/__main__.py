@@ -88,9 +88,11 @@ def run_demo_class(folder: Path) -> int:
     from autograder.grade_class import grade_class
     from autograder.review import write_review
 
-    from .demo_class import write_downloads
+    from .demo_class import who_is_who, write_downloads
 
     print(f"3/3 Grading a demonstration class (downloads in {folder.relative_to(REPO_ROOT)}/downloads) ...")
+    for line in who_is_who().values():
+        print(f"    {line}")
     roster = write_downloads(folder / "downloads")
     course = Course(folder / "course")
     result = grade_class(folder / "downloads", course, roster)

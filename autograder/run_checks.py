@@ -74,11 +74,12 @@ def autograded_points(release: NotebookNode) -> dict[str, float]:
             for c in release.cells if notebooks.is_autograded_test(c)}
 
 
-def run_hidden_checks(code: str, workdir: Path) -> list[dict]:
-    """Run every check file on `code`; return the raw per-check records of the report."""
+def run_hidden_checks(code: str, workdir: Path, grade_ids: set[str] | None = None) -> list[dict]:
+    """Run every check file (or those of `grade_ids`) on `code`; return the raw per-check records of the report."""
     (workdir / "submission.py").write_text(code, encoding="utf-8")
     report = workdir / "report.json"
-    command = [sys.executable, "-m", "pytest", str(CHECKS_DIR), "-q", "-p", "no:cacheprovider", "-n", str(WORKERS),
+    files = [str(CHECKS_DIR / f"test_{gid}.py") for gid in sorted(grade_ids)] if grade_ids else [str(CHECKS_DIR)]
+    command = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", "-n", str(WORKERS),
                "--dist", "loadfile",
                f"--basetemp={workdir / 'probes'}", f"--submission={workdir / 'submission.py'}", f"--report={report}"]
     env = course_env()
@@ -89,16 +90,18 @@ def run_hidden_checks(code: str, workdir: Path) -> list[dict]:
     return json.loads(report.read_text())
 
 
-def grade_notebook(submission: NotebookNode, release: NotebookNode | None = None) -> dict[str, CellGrade]:
-    """Scores and reports of every autograded cell, keyed by grade id."""
+def grade_notebook(submission: NotebookNode, release: NotebookNode | None = None,
+                   grade_ids: set[str] | None = None) -> dict[str, CellGrade]:
+    """Scores and reports of every autograded cell (or of those in `grade_ids`), keyed by grade id."""
     release = release if release is not None else notebooks.read(RELEASE_NOTEBOOK)
-    grades = {gid: CellGrade(gid, points) for gid, points in autograded_points(release).items()}
+    grades = {gid: CellGrade(gid, points) for gid, points in autograded_points(release).items()
+              if not grade_ids or gid in grade_ids}
     extracted = student_code(submission, release)
     notes = [f"the solution cell {gid} is missing from the notebook" for gid in extracted.missing_cells]
     notes += [f"the solution cell {gid} does not parse ({why}); its code was left out"
               for gid, why in extracted.unparsable_cells.items()]
     with tempfile.TemporaryDirectory(prefix="vae-grading-") as scratch:
-        for record in run_hidden_checks(extracted.source, Path(scratch)):
+        for record in run_hidden_checks(extracted.source, Path(scratch), grade_ids):
             grade = grades.get(record["grade_id"])
             if grade is not None:
                 grade.checks.append(CheckResult(record["check"], record["doc"], record["passed"], record["message"],

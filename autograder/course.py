@@ -24,8 +24,13 @@ class Course:
     db_url: str | None = None
 
     @property
+    def gradebook_file(self) -> Path:
+        """The sqlite gradebook, used unless `db_url` is set."""
+        return self.root / "gradebook.db"
+
+    @property
     def gradebook_url(self) -> str:
-        return self.db_url or f"sqlite:///{self.root / 'gradebook.db'}"
+        return self.db_url or f"sqlite:///{self.gradebook_file}"
 
     @property
     def grading_dir(self) -> Path:

@@ -25,9 +25,8 @@ def gradebook_url(course_root: Path, db_url: str | None = None) -> str:
     and every tool would then report "unknown student" instead of "wrong folder".
     """
     course = Course(Path(course_root).resolve(), db_url)
-    path = course.root / "gradebook.db"
-    if not db_url and not path.is_file():
-        raise FileNotFoundError(f"no gradebook at {path}: is {course_root} an nbgrader course root?")
+    if not db_url and not course.gradebook_file.is_file():
+        raise FileNotFoundError(f"no gradebook at {course.gradebook_file}: is {course_root} an nbgrader course root?")
     return course.gradebook_url
 
 

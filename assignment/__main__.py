@@ -91,7 +91,7 @@ def run_demo_class(folder: Path) -> int:
     from .demo_class import who_is_who, write_downloads
 
     print(f"3/3 Grading a demonstration class (downloads in {folder.relative_to(REPO_ROOT)}/downloads) ...")
-    for line in who_is_who().values():
+    for line in who_is_who():
         print(f"    {line}")
     roster = write_downloads(folder / "downloads")
     course = Course(folder / "course")

@@ -71,11 +71,11 @@ def main() -> None:
         names = list(itertools.islice(itertools.cycle(notebooks), args.students))
         one = sum(alone[name] for name in names) / args.students
         print(f"one submission alone, weighted as in the class: {one:.1f} s")
-        whole = timed_class(class_downloads(scratch, list(notebooks.values()), args.students), scratch / "course-class", args.workers)
+        downloads = class_downloads(scratch, list(notebooks.values()), args.students)
+        whole = timed_class(downloads, scratch / "course-class", args.workers)
         per = whole / args.students
         print(f"class of {args.students}: {whole:.0f} s wall, {per:.1f} s per submission, "
               f"{per / one:.2f}x one alone (target <= 1.2x)")
-
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from assignment.environment import course_env
 from assignment.execute import execute
 from assignment.nbgrader_cli import generate_release_elsewhere, run_nbgrader
 from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT, SOURCE_NOTEBOOK
-from autograder import sandbox
+from autograder.sandbox import runner as sandbox
 from autograder.extract import student_code
 from autograder.run_checks import CHECKS_DIR, grade_notebook
 

@@ -19,12 +19,14 @@ from pathlib import Path
 
 from assignment import notebooks
 from assignment.paths import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK
-from autograder import sandbox
+from autograder.sandbox import runner as sandbox
+from autograder.sandbox import probe_source
+from autograder.sandbox.limits import ProbeLimits
 from autograder.checks import regimes as R
 from autograder.data import grading_subset
 from autograder.extract import student_code
 
-PROBES = (Path(__file__).parent / "probes.py").read_text()
+PROBES = probe_source()
 
 # (quantity, run, direction, threshold): "<" means the reference must stay below the threshold.
 THRESHOLDS = [
@@ -56,7 +58,7 @@ def main() -> None:
 
     def run_probe(entry: str, inputs: dict, seconds: float = 120) -> dict:
         outcome = sandbox.run(code, PROBES, entry, inputs, Path(tempfile.mkdtemp(dir=scratch_root)),
-                              sandbox.Limits(seconds=seconds * 3, threads=1))
+                              ProbeLimits(seconds=seconds * 3, threads=1))
         if not outcome.ok:
             raise RuntimeError(f"{entry} failed on the reference: {outcome.message}\n{outcome.output}")
         return outcome.data

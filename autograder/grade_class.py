@@ -1,7 +1,7 @@
 """Grade a whole class from a folder of downloads, in one command.
 
     collect (autograder/collect.py) -> check and repair (repair.py) -> grade each student in a
-    scratch course with a jailed kernel (grade_student.py), several at once -> merge each
+    scratch course with the kernel confined (grade_student.py), several at once -> merge each
     student's scores into the course's gradebook, one writer -> a report per student.
 
 One student's failure (a broken file, a dead kernel, an endless loop, a crash of nbgrader)
@@ -31,10 +31,11 @@ from assignment import notebooks
 from assignment.paths import ASSIGNMENT, NBGRADER_CONFIG, RELEASE_NOTEBOOK, REPO_ROOT
 
 from . import collect as collecting
-from . import grade_student, jail
+from . import grade_student
 from .course import NOTEBOOK, Course, prepare
 from .repair import check
-from .run_checks import autograded_points
+from .run_checks import UNCONFINED_NOTE, autograded_points
+from .sandbox import policy
 
 
 @dataclass
@@ -66,7 +67,7 @@ class ClassReport:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     superseded: list[tuple[str, str]] = field(default_factory=list)
     unused_roster_rows: list[str] = field(default_factory=list)
-    jailed: bool = True
+    confined: bool = True                        # False only with the grader's explicit --unconfined
     seconds: float = 0.0
 
 
@@ -147,28 +148,27 @@ class _Manifest:
 
 
 def grade_class(downloads: Path, course: Course = Course(), roster: Path | None = None, **options) -> ClassReport:
-    """Collect, check, grade and record every student in `downloads` (see module doc and grade_collection).
-
-    The downloads and the roster are hidden from every student's code, like the course itself.
-    """
-    private = tuple(p for p in (downloads, roster) if p is not None)
-    return grade_collection(collecting.collect(downloads, roster), course, private=private, **options)
+    """Collect, check, grade and record every student in `downloads` (see module doc and grade_collection)."""
+    return grade_collection(collecting.collect(downloads, roster), course, **options)
 
 
 def grade_collection(collection: collecting.Collection, course: Course = Course(), workers: int | None = None,
                      force: bool = False, limits: grade_student.GradingLimits = grade_student.GradingLimits(),
-                     only: set[str] | None = None, progress: bool = True,
-                     private: tuple[Path, ...] = ()) -> ClassReport:
+                     only: set[str] | None = None, progress: bool = True) -> ClassReport:
     """Check, grade and record every collected student; `only` limits it to some, `force` regrades the unchanged.
 
-    `private`: more folders and files that no student's code may see (the downloads, the roster).
+    Students' code sees nothing of the course, the downloads or this repository (sandbox/policy.py).
+    Raises policy.SandboxUnavailable, saying why and how to fix it, before grading anyone if the
+    sandbox cannot start here, unless `limits.unconfined`.
     """
+    if not limits.unconfined:
+        policy.check()
     started = time.perf_counter()
     prepare(course)
     release = notebooks.read(RELEASE_NOTEBOOK)
     max_points = autograded_points(release)
     result = ClassReport(rejected=collection.rejected, superseded=collection.superseded,
-                         unused_roster_rows=collection.unused_roster_rows, jailed=jail.available())
+                         unused_roster_rows=collection.unused_roster_rows, confined=not limits.unconfined)
     manifest = _Manifest(course)
     version = grader_version()
 
@@ -199,12 +199,12 @@ def grade_collection(collection: collecting.Collection, course: Course = Course(
         to_grade.append((report, checked.notebook, replaced))
 
     if to_grade:
-        _grade_all(course, to_grade, workers, limits, progress, result, manifest, private)
+        _grade_all(course, to_grade, workers, limits, progress, result, manifest)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _grade_all(course, to_grade, workers, limits, progress, result, manifest, private=()) -> None:
+def _grade_all(course, to_grade, workers, limits, progress, result, manifest) -> None:
     lock = threading.Lock()
     # One student per core: a grading is single-threaded but for its hidden checks (two pytest workers), and
     # on 2 cores two students at once cost 0.66x per student what one alone costs (autograder.benchmark_class).
@@ -212,14 +212,15 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest, pr
     with tempfile.TemporaryDirectory(prefix="vae-class-") as work:
         work = Path(work)
         template = grade_student.make_template_gradebook(work)
-        roots = [course.root.resolve(), REPO_ROOT, *(Path(p).resolve() for p in private)]
 
         def one(item):
             report, notebook, replaced = item
-            graded = grade_student.grade(report.student, notebook, template, work, roots, limits)
+            graded = grade_student.grade(report.student, notebook, template, work, limits)
             with lock:   # one writer to the gradebook and the course's folders
                 report.seconds = round(graded.seconds, 1)
                 report.notes, report.flags = graded.notes, report.flags + graded.flags
+                if limits.unconfined:
+                    report.notes.append(UNCONFINED_NOTE)
                 if graded.status == "graded":
                     merge_into_gradebook(course, report.student, graded.scratch / "gradebook.db", replaced)
                     _copy_autograded(course, report.student, graded.scratch)

@@ -1,11 +1,11 @@
-"""Grade one student: real `nbgrader autograde` in a scratch course of its own, the kernel jailed.
+"""Grade one student: real `nbgrader autograde` in a scratch course of its own, the kernel confined.
 
 The scratch course holds only this student's (repaired) notebook and a gradebook that knows
-the assignment and nothing else. nbgrader runs there with no network and a clean
-environment (no grader secrets), under a wall-time limit; the kernel runs in the jail of
-autograder/jail.py. When it is done, the scores are read from the scratch gradebook, which
-the kernel could not see, and copied into the course's gradebook by the caller (one writer,
-so sqlite stays safe however many students grade at once).
+the assignment and nothing else. nbgrader runs there in a clean environment (no grader
+secrets), under a wall-time limit; the kernel and the probes run confined by the sandbox policy
+(autograder/sandbox/policy.py), selected by nbgrader_config.py. When it is done, the scores are
+read from the scratch gradebook, which the kernel could not see, and copied into the course's
+gradebook by the caller (one writer, so sqlite stays safe however many students grade at once).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from assignment import notebooks
 from assignment.nbgrader_cli import generate_release, lay_out_course
 from assignment.paths import ASSIGNMENT, NBGRADER_CONFIG, REPO_ROOT, mnist_root
 
-from . import jail, sandbox
+from .sandbox.runner import wait_then_kill_group
 
 NOTEBOOK_FILE = f"{ASSIGNMENT}.ipynb"
 
@@ -38,7 +38,7 @@ NOTEBOOK_FILE = f"{ASSIGNMENT}.ipynb"
 class GradingLimits:
     seconds: float = 600.0       # the whole of one student's grading (execution and hidden checks)
     cell_seconds: int = 120      # one cell of the notebook (fast mode: the slowest takes a few seconds)
-    kernel: jail.KernelLimits = jail.KernelLimits()
+    unconfined: bool = False     # the grader's explicit --unconfined: students' code runs without the sandbox
 
 
 @dataclass
@@ -80,39 +80,35 @@ def _scratch_course(student: str, notebook: NotebookNode, template: Path, parent
     return scratch
 
 
-def _environment(scratch: Path, hidden: list[Path]) -> dict[str, str]:
-    """A clean environment: what nbgrader, Jupyter and torch need, and nothing of the grader's own.
-
-    The hidden checks' probes hide what the kernel's jail hides (autograder/sandbox.py reads the list).
-    """
-    return {sandbox.HIDDEN_ENV: os.pathsep.join(str(p) for p in hidden),
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.defpath]),
+def _environment(scratch: Path) -> dict[str, str]:
+    """A clean environment: what nbgrader, Jupyter and torch need, and nothing of the grader's own."""
+    return {"PATH": os.pathsep.join([str(Path(sys.executable).parent), os.defpath]),
             "HOME": str(scratch / "home"), "LANG": "C.UTF-8",   # no MPLBACKEND: the kernel's inline plots
-            "TMPDIR": str(scratch / "tmp"),   # Jupyter's connection files: the jailed kernel gets a fresh /tmp
+            "TMPDIR": str(scratch / "tmp"),
             "JUPYTER_PATH": str(scratch / "jupyter"), "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
             "JUPYTER_CONFIG_DIR": str(scratch / "jupyter-config"), "JUPYTER_PLATFORM_DIRS": "1",
             "IPYTHONDIR": str(scratch / "ipython"), "MNIST_ROOT": str(mnist_root()),
             "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
 
 
-def grade(student: str, notebook: NotebookNode, template: Path, parent: Path, course_roots: list[Path],
+def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
           limits: GradingLimits = GradingLimits()) -> Graded:
     """Autograde `notebook` as `student` in a scratch course under `parent`; never raises for the student's sake.
 
-    Nothing in the folders `course_roots` (the course, this repository, the downloads...) is visible to the
-    student's code but the Python environment and the data (jail.hidden_paths).
+    The student's code sees only what the sandbox policy allows (the Python environment and the
+    data), wherever the course, this repository or `parent` are.
     """
     started = time.perf_counter()
     scratch = _scratch_course(student, notebook, template, parent)
-    hidden = jail.hidden_paths(course_roots, scratch)
-    jail.install_kernelspec(scratch / "jupyter", jail.kernel_argv(scratch, scratch / "autograded", hidden, limits.kernel))
-    command = jail.network_off([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--student", student,
-                                "--create", "--force", f"--Execute.timeout={limits.cell_seconds}"])
+    command = [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--student", student,
+               "--create", "--force", f"--Execute.timeout={limits.cell_seconds}",
+               *(["--Sandbox.unconfined=True"] if limits.unconfined else [])]
     log = scratch / "nbgrader.log"
     with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch, hidden), stdin=subprocess.DEVNULL,
+        process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch), stdin=subprocess.DEVNULL,
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        timed_out = sandbox.wait_then_kill_group(process, limits.seconds)   # and what is left of its kernel, probes
+        # The kernel and the probes die with nbgrader (bubblewrap's --die-with-parent).
+        timed_out = wait_then_kill_group(process, limits.seconds)
     seconds = time.perf_counter() - started
     if timed_out:
         return Graded("timed out", f"grading did not finish within {limits.seconds:g} s and was stopped "

@@ -7,8 +7,8 @@ requirements, and Gradescope's two entry points:
 - `setup.sh` installs Python, the requirements and MNIST once, when Gradescope builds the image;
 - `run_autograder` runs `python3 -m autograder.gradescope` for each submission, which grades
   the notebook in /autograder/submission with the very pipeline of `python -m autograder grade`
-  (check and repair, nbgrader autograde with the hidden checks, the kernel jailed where the
-  container allows) and writes /autograder/results/results.json: one test per autograded part,
+  (check and repair, nbgrader autograde with the hidden checks, the kernel and the probes
+  confined by bubblewrap, which setup.sh installs) and writes /autograder/results/results.json: one test per autograded part,
   whose output is the hidden checks' plain-words report.
 
 `GRADESCOPE_ROOT` (default /autograder) lets the same run happen anywhere, e.g. in our tests.
@@ -35,7 +35,7 @@ BUNDLED = ("assignment", "autograder", "solutions", "release", "nbgrader_config.
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, when it builds the autograder image (Ubuntu, as root).
 set -euo pipefail
-apt-get update && apt-get install -y python3 python3-pip python3-venv util-linux iproute2
+apt-get update && apt-get install -y python3 python3-pip python3-venv util-linux bubblewrap
 python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install -r /autograder/source/requirements.txt
 # MNIST is downloaded now, so that grading needs no network.

@@ -1,8 +1,9 @@
 """nbgrader preprocessors of this course (configured in nbgrader_config.py).
 
-- `ExecuteUntilStuck` is nbgrader's Execute, except that a kernel that dies or a cell that
-  times out ends the execution (recorded in that cell) instead of the student's whole grading:
-  the hidden checks do not need the kernel, so the student still gets every point earned.
+- `ExecuteUntilStuck` is nbgrader's Execute with the kernel confined by the sandbox policy
+  (sandbox/kernel.py), and a kernel that dies or a cell that times out ends the execution
+  (recorded in that cell) instead of the student's whole grading: the hidden checks do not need
+  the kernel, so the student still gets every point earned.
 - `HiddenChecks` runs after it and before `SaveAutoGrades`, in the grading process. For every
   autograded check cell it replaces the outputs the student's kernel produced with the hidden
   checks' report and the partial score, so that nbgrader records the score that trusted code
@@ -19,8 +20,14 @@ from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from assignment import notebooks
 from assignment.paths import RELEASE_NOTEBOOK
 
+from .sandbox.kernel import ConfinedKernelManager, Sandbox
+
 
 class ExecuteUntilStuck(Execute):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("kernel_manager_class", ConfinedKernelManager)   # nbgrader's own default is unconfined
+        super().__init__(*args, **kwargs)
+
     def preprocess_cell(self, cell, resources, index):
         if getattr(self, "_stuck", None) and cell.cell_type == "code":
             cell.outputs = []   # not run: an earlier cell killed the kernel or timed out
@@ -48,7 +55,7 @@ class HiddenChecks(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         from .run_checks import grade_notebook   # imported late: nbgrader loads this config for every command
 
-        grades = grade_notebook(nb)
+        grades = grade_notebook(nb, unconfined=Sandbox(parent=self).unconfined)
         for cell in nb.cells:
             grade = grades.get(notebooks.nbgrader_meta(cell).get("grade_id"))
             if grade is None or not notebooks.is_autograded_test(cell):

@@ -7,6 +7,7 @@ prerequisite checks fails (a function that ignores its inputs earns no partial c
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -21,10 +22,12 @@ from assignment.parts import PARTS, part_of
 from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT
 
 from .extract import student_code
+from .sandbox.limits import TRUSTED_CHECKS_MEMORY_BYTES
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 WHOLE_RUN_SECONDS = 900   # a safety net: each probe has its own, much smaller, limit
 PARTS_BY_ID = {part.id: part for part in PARTS}
+UNCONFINED_NOTE = "graded WITHOUT the sandbox (--unconfined): the submission's code could have changed this result"
 WORKERS = 2               # pytest-xdist workers, one check file each at a time (a 2-core machine)
 
 
@@ -74,24 +77,32 @@ def autograded_points(release: NotebookNode) -> dict[str, float]:
             for c in release.cells if notebooks.is_autograded_test(c)}
 
 
-def run_hidden_checks(code: str, workdir: Path, grade_ids: set[str] | None = None) -> list[dict]:
-    """Run every check file (or those of `grade_ids`) on `code`; return the raw per-check records of the report."""
+def _trusted_memory_limit() -> None:
+    """The checks load what probes return: a result that claims to be huge fails its check, not the machine."""
+    resource.setrlimit(resource.RLIMIT_DATA, (TRUSTED_CHECKS_MEMORY_BYTES, TRUSTED_CHECKS_MEMORY_BYTES))
+
+
+def run_hidden_checks(code: str, workdir: Path, grade_ids: set[str] | None = None, unconfined: bool = False) -> list[dict]:
+    """Run every check file (or those of `grade_ids`) on `code`; return the raw per-check records of the report.
+
+    The probes run confined (sandbox/policy.py) unless the grader chose `unconfined`.
+    """
     (workdir / "submission.py").write_text(code, encoding="utf-8")
     report = workdir / "report.json"
     files = [str(CHECKS_DIR / f"test_{gid}.py") for gid in sorted(grade_ids)] if grade_ids else [str(CHECKS_DIR)]
     command = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", "-n", str(WORKERS),
                "--dist", "loadfile",
-               f"--basetemp={workdir / 'probes'}", f"--submission={workdir / 'submission.py'}", f"--report={report}"]
-    env = course_env()
-    env["VAE_COURSE_ROOT"] = str(Path.cwd())   # nbgrader grades from its course root: hide its gradebook too
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=WHOLE_RUN_SECONDS)
+               f"--basetemp={workdir / 'probes'}", f"--submission={workdir / 'submission.py'}", f"--report={report}",
+               *(["--unconfined"] if unconfined else [])]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=course_env(), capture_output=True, text=True,
+                            timeout=WHOLE_RUN_SECONDS, preexec_fn=_trusted_memory_limit)
     if not report.exists():
         raise RuntimeError(f"the hidden checks did not run:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     return json.loads(report.read_text())
 
 
 def grade_notebook(submission: NotebookNode, release: NotebookNode | None = None,
-                   grade_ids: set[str] | None = None) -> dict[str, CellGrade]:
+                   grade_ids: set[str] | None = None, unconfined: bool = False) -> dict[str, CellGrade]:
     """Scores and reports of every autograded cell (or of those in `grade_ids`), keyed by grade id."""
     release = release if release is not None else notebooks.read(RELEASE_NOTEBOOK)
     grades = {gid: CellGrade(gid, points) for gid, points in autograded_points(release).items()
@@ -101,11 +112,13 @@ def grade_notebook(submission: NotebookNode, release: NotebookNode | None = None
     notes += [f"the solution cell {gid} does not parse ({why}); its code was left out"
               for gid, why in extracted.unparsable_cells.items()]
     with tempfile.TemporaryDirectory(prefix="vae-grading-") as scratch:
-        for record in run_hidden_checks(extracted.source, Path(scratch), grade_ids):
+        for record in run_hidden_checks(extracted.source, Path(scratch), grade_ids, unconfined):
             grade = grades.get(record["grade_id"])
             if grade is not None:
                 grade.checks.append(CheckResult(record["check"], record["doc"], record["passed"], record["message"],
                                                 record.get("prerequisite", False)))
+    if unconfined:
+        notes.append(UNCONFINED_NOTE)
     for grade in grades.values():
         grade.notes.extend(notes)
     return grades

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.sandbox import Limits, ProbeServer, namespaces_available, run
+from autograder.sandbox.limits import ProbeLimits as Limits
+from autograder.sandbox.policy import available
+from autograder.sandbox.runner import ProbeServer, run
 
 PROBE = '''
 import torch
@@ -16,12 +18,12 @@ def call(student, inputs):
     return {"y": student["f"](inputs["x"])}
 '''
 FAST = Limits(seconds=20)
-needs_namespaces = pytest.mark.skipif(not namespaces_available(), reason="Linux user namespaces are not available")
+needs_sandbox = pytest.mark.skipif(not available(), reason="bubblewrap cannot run here (see autograder/sandbox/policy.py)")
 
 
 @pytest.fixture(scope="module")
 def servers():
-    """One probe server per set of hidden paths and isolation (what a server fixes when it starts)."""
+    """One probe server confined and one not (what a server fixes when it starts)."""
     started: dict = {}
     yield started
     for server in started.values():
@@ -35,10 +37,11 @@ def call(request, servers, tmp_path):
         inputs = {"x": torch.arange(4.0) if x is None else x}
         if request.param == "one child per probe":
             return run(code, PROBE, "call", inputs, tmp_path / "scratch", limits)
-        key = (limits.hidden, limits.isolate)
+        # A server may write in the folder of its scratch folders (one student's probes), nothing else.
+        key = limits.confined
         if key not in servers:
             servers[key] = ProbeServer(limits)
-        return servers[key].run(code, PROBE, "call", inputs, tmp_path / "scratch", limits)
+        return servers[key].run(code, PROBE, "call", inputs, tmp_path / "probes" / "scratch", limits)
     return call
 
 
@@ -93,7 +96,7 @@ def test_a_forged_pickle_in_place_of_the_results_is_never_unpickled(call, tmp_pa
         "def forged_save(obj, path, *a, **k):\n    open(path, 'wb').write(pickle.dumps({'y': Evil()}))\n"
         "torch.save = forged_save\n"
         "def f(x):\n    return x\n")
-    outcome = call(code, Limits(seconds=20, isolate=False))
+    outcome = call(code, Limits(seconds=20, confined=False))
     assert outcome.status == "error" and "could not be read safely" in outcome.message
     assert not marker.exists()
 
@@ -105,7 +108,7 @@ def test_the_child_sees_no_secret_of_the_graders_environment(call, monkeypatch, 
     assert outcome.ok and outcome.data["y"].item() == 0
 
 
-@needs_namespaces
+@needs_sandbox
 def test_the_child_has_no_network(call, tmp_path):
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
@@ -116,13 +119,14 @@ def test_the_child_has_no_network(call, tmp_path):
     assert outcome.status == "error" and ("OSError" in outcome.message or "Connection" in outcome.message), outcome.message
 
 
-@needs_namespaces
-def test_hidden_folders_and_files_look_empty_and_stay_unchanged(call, tmp_path):
+@needs_sandbox
+def test_files_outside_the_allow_list_do_not_exist_for_the_child(call, tmp_path):
+    """The grader's files (here a stand-in course beside the scratch folder) are absent, whatever their path."""
     secret_dir, secret_file = tmp_path / "solutions", tmp_path / "gradebook.db"
     secret_dir.mkdir()
     (secret_dir / "vae.ipynb").write_text("reference solution")
     secret_file.write_text("grades")
-    code = (   # hidden paths are empty and read-only, or not there at all: every attempt may fail
+    code = (
         "import os, torch\n"
         "def attempt(action):\n    try:\n        return action()\n    except OSError:\n        return None\n"
         "def f(x):\n"
@@ -131,9 +135,9 @@ def test_hidden_folders_and_files_look_empty_and_stay_unchanged(call, tmp_path):
         f"    attempt(lambda: open({str(secret_file)!r}, 'w').write('all 45 points'))\n"
         f"    attempt(lambda: open(os.path.join({str(secret_dir)!r}, 'new.txt'), 'w').write('x'))\n"
         "    return torch.tensor([len(listing), len(content)])\n")
-    outcome = call(code, Limits(seconds=20, hidden=(secret_dir, secret_file)))
+    outcome = call(code, Limits(seconds=20))
     assert outcome.ok, outcome.message
-    assert outcome.data["y"].tolist() == [0, 0]
+    assert outcome.data["y"].tolist() == [0, 0], "the child read a file that is not on the sandbox's allow-list"
     assert secret_file.read_text() == "grades" and sorted(p.name for p in secret_dir.iterdir()) == ["vae.ipynb"]
 
 
@@ -148,7 +152,8 @@ def test_no_probe_outlives_a_grader_that_is_killed(how, tmp_path):
     grader = f'''
 import sys, torch
 from pathlib import Path
-from autograder.sandbox import Limits, ProbeServer, run
+from autograder.sandbox.limits import ProbeLimits as Limits
+from autograder.sandbox.runner import ProbeServer, run
 code = "def f(x):\\n    while True:\\n        pass\\n    # {marker}\\n"
 probe = "def call(student, inputs):\\n    return {{'y': student['f'](inputs['x'])}}\\n"
 limits = Limits(seconds=600)

@@ -11,23 +11,18 @@ to match one published value (run_checks.CellGrade.score).
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import pytest
 import torch
 
-from assignment.paths import REPO_ROOT
 from autograder.data import grading_subset
-from autograder.sandbox import Limits, ProbeServer
+from autograder.sandbox import probe_source
+from autograder.sandbox.limits import ProbeLimits
+from autograder.sandbox.runner import ProbeServer
 
-PROBES = (Path(__file__).parent.parent / "probes.py").read_text()
-# What a submission must not see while it runs (the sandbox hides them where the kernel allows):
-# this repository's grading files, and those of the course being graded (run_checks passes its root).
-SENSITIVE = ("solutions", "source", "autograder", "tests", "submitted", "autograded", "feedback", "gradebook.db", ".git")
-COURSE_ROOTS = {REPO_ROOT, *(Path(p) for p in os.environ.get("VAE_COURSE_ROOT", "").split(os.pathsep) if p)}
-HIDDEN = tuple(sorted({root / name for root in COURSE_ROOTS for name in SENSITIVE}))
+PROBES = probe_source()
 
 
 def pytest_configure(config):
@@ -37,6 +32,8 @@ def pytest_configure(config):
 def pytest_addoption(parser):
     parser.addoption("--submission", help="the student's code, as extracted from the notebook")
     parser.addoption("--report", help="where to write the JSON report of every check")
+    parser.addoption("--unconfined", action="store_true",
+                     help="run probes without the sandbox (only when the grader chose --unconfined)")
 
 
 @pytest.fixture(scope="session")
@@ -48,21 +45,26 @@ def student_code(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def probe_server():
+def confined(request) -> bool:
+    return not request.config.getoption("--unconfined")
+
+
+@pytest.fixture(scope="session")
+def probe_server(confined):
     """One sandboxed Python with torch imported, forking a fresh child per probe (per pytest worker)."""
-    with ProbeServer(Limits(threads=1, hidden=HIDDEN)) as server:
+    with ProbeServer(ProbeLimits(threads=1, confined=confined)) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
-def run_probe(student_code, probe_server, tmp_path_factory):
+def run_probe(student_code, probe_server, confined, tmp_path_factory):
     """run_probe(entry, inputs, seconds) -> the probe's data, or the check fails in plain words.
 
     One torch thread per probe: the checks run in two pytest-xdist workers on a 2-core machine.
     """
     def call(entry: str, inputs: dict, seconds: float = 30) -> dict:
         scratch = Path(tempfile.mkdtemp(prefix=f"{entry}-", dir=tmp_path_factory.getbasetemp()))
-        limits = Limits(seconds=seconds, threads=1, hidden=HIDDEN)
+        limits = ProbeLimits(seconds=seconds, threads=1, confined=confined)
         outcome = probe_server.run(student_code, PROBES, entry, inputs, scratch, limits)
         if not outcome.ok:
             pytest.fail(outcome.message, pytrace=False)

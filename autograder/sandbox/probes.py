@@ -4,8 +4,8 @@ Each probe calls the student's functions on the inputs the grader chose and retu
 data (tensors, numbers, strings, lists of them). It decides nothing: the checks in
 autograder/checks/ compare that data with expectations in the grading process.
 
-This file is shipped to the child as source text; it may import only torch and the standard
-library, and gets the student's namespace as a dict.
+This file is shipped to the child as source text, after sandbox/networks.py (probe_source());
+it may import only torch and the standard library, and gets the student's namespace as a dict.
 """
 import copy
 import math
@@ -68,16 +68,6 @@ def train_autoencoder(student, inputs):
         "first_batch_sse": first_sse,
         "unchanged_params": [n for n in before if torch.equal(before[n], after[n])],
     }
-
-
-class _Identity784(nn.Module):
-    """A decoder whose images are its codes: lets sample_prior's codes be read off its output."""
-    def __init__(self):
-        super().__init__()
-        self.dummy = nn.Parameter(torch.zeros(1))
-
-    def forward(self, z):
-        return z.view(-1, 1, 28, 28) + 0 * self.dummy
 
 
 def sample_prior(student, inputs):
@@ -167,35 +157,6 @@ def train_vae(student, inputs):
     return out
 
 
-class ReferenceEncoder(nn.Module):
-    """The architecture the beta checks were calibrated on (the reference solution's)."""
-
-    def __init__(self, nz):
-        super().__init__()
-        layers, channels = [], [1, 32, 64, 128, 256]
-        for (cin, cout), (kernel, stride, padding) in zip(zip(channels, channels[1:]), [(4, 2, 1), (4, 2, 1), (3, 2, 1), (4, 1, 0)]):
-            layers += [nn.Conv2d(cin, cout, kernel, stride, padding), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
-        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(256, nz))
-
-    def forward(self, x):
-        return self.net(x)
-
-
-class ReferenceDecoder(nn.Module):
-    """The decoder the beta checks were calibrated on (the reference solution's)."""
-
-    def __init__(self, nz):
-        super().__init__()
-        self.fc = nn.Linear(nz, 256)
-        layers, channels = [nn.BatchNorm2d(256), nn.ReLU()], [256, 128, 64, 32]
-        for (cin, cout), (kernel, stride, padding) in zip(zip(channels, channels[1:]), [(4, 1, 0), (3, 2, 1), (4, 2, 1)]):
-            layers += [nn.ConvTranspose2d(cin, cout, kernel, stride, padding), nn.BatchNorm2d(cout), nn.ReLU()]
-        self.net = nn.Sequential(*layers, nn.ConvTranspose2d(32, 1, 4, 2, 1), nn.Sigmoid())
-
-    def forward(self, z):
-        return self.net(self.fc(z).view(-1, 256, 1, 1))
-
-
 def vae_regime(student, inputs):
     """Train the student's VAE (its reparameterisation, KL and loss) in a fixed loop; return what it does on held-out images.
 
@@ -226,26 +187,6 @@ def vae_regime(student, inputs):
         rec = model.reconstruct(inputs["held_out"])
         samples = model.sample(64, generator=torch.Generator().manual_seed(inputs["seed"]))
     return {"q": q, "rec": rec, "samples": samples.detach(), "nz": model.nz}
-
-
-class _CodeEncoder(nn.Module):
-    """A fixed linear encoder with codes of unit scale."""
-    def __init__(self, n_out):
-        super().__init__()
-        self.linear = nn.Linear(784, n_out)
-
-    def forward(self, x):
-        return 5 * self.linear(x.flatten(1))
-
-
-class _CurvedDecoder(nn.Module):
-    """A strongly non-linear decoder: blending two images is far from decoding a blend of codes."""
-    def __init__(self, nz):
-        super().__init__()
-        self.linear = nn.Linear(nz, 784)
-
-    def forward(self, z):
-        return torch.sigmoid(4 * torch.sin(3 * self.linear(z))).view(-1, 1, 28, 28)
 
 
 def interpolation(student, inputs):

@@ -1,21 +1,18 @@
-"""Run untrusted student code in a child process and get plain data back.
+"""Run untrusted student code in a confined child process and get plain, validated data back.
 
 Why a child process: anything decided inside the student's interpreter can be forged (the
 student's code can monkeypatch whatever a check calls), and a runaway call (an infinite loop,
 a memory blow-up, sys.exit, os._exit, a kill signal) must cost only the call that ran away.
 
-The child
-- runs `python -I` in a fresh scratch directory with a minimal environment (no secrets);
-- has limits on wall time, memory (RLIMIT_DATA), file size and core dumps;
-- where Linux namespaces allow it, runs confined as the notebook's kernel is (autograder/jail.py):
-  no network at all, its own PID namespace (no process outlives the probe, none outside is
-  visible), every mount read-only but its scratch folder, a fresh /tmp, and the paths in
-  `Limits.hidden` (and in $VAE_SANDBOX_HIDDEN, set by the class grader) looking empty;
-- returns its results as a dict of tensors and numbers saved with torch.save and loaded here
-  with `weights_only=True`, so no student object is ever unpickled in the grading process.
+The child runs `python -I` in a fresh scratch folder, confined by the sandbox policy
+(sandbox/policy.py: an allow-list file system, no network, no capabilities, limits of
+sandbox/limits.py). It returns its results as a dict of tensors and numbers saved with
+torch.save; they are loaded here with `weights_only=True` (no student object is ever unpickled
+in the grading process) and every tensor is checked to be what it claims to be (`_valid`).
 
-The probe (trusted code that calls the student's functions) runs inside the child, so its
-results are data to verify, never verdicts: the checks in the grading process decide.
+The probe (trusted code that calls the student's functions) runs inside the child, after the
+student's code, so its results are claims, never verdicts: the checks in the grading process
+recompute what they judge.
 """
 from __future__ import annotations
 
@@ -35,6 +32,9 @@ from pathlib import Path
 
 import torch
 
+from . import policy
+from .limits import MAX_RESULT_BYTES, ProbeLimits
+
 # What the child runs. It is passed on the command line, so the child needs no file of ours.
 _CHILD_BODY = r'''
 import json, os, sys, traceback
@@ -44,6 +44,17 @@ import torch
 def _report(kind, message):
     with open("error.json", "w") as f:
         json.dump({"kind": kind, "message": message}, f)
+
+
+def _plain(value):
+    # Tensors as the grader accepts them: detached, contiguous, owning exactly their elements.
+    if isinstance(value, torch.Tensor):
+        return value.detach().contiguous().clone()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _run_probe(threads, entry):
@@ -66,7 +77,7 @@ def _run_probe(threads, entry):
             _where = f" (in {_frames[-1].name}: {_frames[-1].line})" if _frames else ""
             _report("call", f"{type(e).__name__}: {e}{_where}")
             os._exit(4)
-        torch.save(_result, "result.pt")
+        torch.save(_plain(_result), "result.pt")
         sys.stdout.flush()
         os._exit(0)   # do not wait for threads the submission may have left running
     except BaseException as e:
@@ -112,16 +123,6 @@ for _line in sys.stdin:
 '''
 
 
-@dataclass(frozen=True)
-class Limits:
-    seconds: float = 60.0
-    memory_bytes: int = 3 * 2**30        # RLIMIT_DATA: torch itself needs about 0.8 GiB
-    file_bytes: int = 64 * 2**20         # the largest file the child may write
-    threads: int = 1                     # torch threads: one per child keeps parallel grading fair
-    hidden: tuple[Path, ...] = ()        # folders and files the child must not see
-    isolate: bool = True                 # use `unshare -rmn` when the kernel allows it
-
-
 @dataclass
 class Outcome:
     """What came back from one sandboxed call. `ok` means data came back, not that it is right."""
@@ -136,12 +137,6 @@ class Outcome:
         return self.status == "ok"
 
 
-def namespaces_available() -> bool:
-    """True when the confinement of autograder/jail.py works here (user, mount, PID, network namespaces)."""
-    from .jail import available
-    return available()
-
-
 _PR_SET_PDEATHSIG = 1
 
 
@@ -153,39 +148,21 @@ def _die_with_parent() -> None:
         pass
 
 
-def _set_limits(limits: Limits):
-    def apply() -> None:
-        _die_with_parent()
-        resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    return apply
+# What the probe's interpreter needs besides the policy's base environment.
+_PROBE_ENV = {"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""}
 
 
-HIDDEN_ENV = "VAE_SANDBOX_HIDDEN"   # more paths to hide, os.pathsep-separated (set by grade_student)
-
-
-def _isolated(limits: Limits, python: list[str], writable: Path, server: bool = False) -> list[str]:
-    """`python` confined (autograder/jail.py) with `writable` its only writable folder, when the kernel allows it.
+def _command(limits: ProbeLimits, python: list[str], writable: Path, server: bool = False) -> tuple[list[str], dict]:
+    """`python` confined by the sandbox policy, `writable` its only writable folder; and the environment to start it in.
 
     A server is PID 1 of its namespace (it kills what each probe left behind); a one-shot child
-    runs under a shell that is PID 1, so that a probe can still kill itself, as it could anywhere.
+    runs under bubblewrap's init, so that a probe can still kill itself, as it could anywhere.
     """
-    if not (limits.isolate and namespaces_available()):
-        return python
-    from .jail import confinement_script
-    extra = [Path(p) for p in os.environ.get(HIDDEN_ENV, "").split(os.pathsep) if p]
-    hidden = [p for p in dict.fromkeys([*limits.hidden, *extra]) if p != writable and p not in writable.parents]
-    script = confinement_script(writable, hidden, 64 * 2**20, shared=writable)
-    script += '\nexec "$@"' if server else '\n"$@"\nexit $?'
-    return ["unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork", "--kill-child",
-            "--mount-proc", "sh", "-c", script, "sandbox", *python]
-
-
-def _child_env(scratch: Path) -> dict[str, str]:
-    """Only what Python and torch need: no tokens, no database URLs, no grader settings."""
-    return {"PATH": os.defpath, "HOME": str(scratch), "TMPDIR": str(scratch), "LANG": "C.UTF-8",
-            "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": ""}
+    if not limits.confined:
+        env = {**policy.base_env(), **_PROBE_ENV, "HOME": str(writable), "TMPDIR": str(writable)}
+        return policy.unconfined_command(python, limits.tree), env
+    return (policy.command(python, limits.tree, writable=[writable], env=_PROBE_ENV, cwd=str(writable), pid1=server),
+            {"PATH": os.defpath})
 
 
 def _prepare(code: str, probe: str, inputs: dict, scratch: Path) -> None:
@@ -195,7 +172,7 @@ def _prepare(code: str, probe: str, inputs: dict, scratch: Path) -> None:
     torch.save(inputs, scratch / "inputs.pt")
 
 
-def run(code: str, probe: str, entry: str, inputs: dict, scratch: Path, limits: Limits = Limits()) -> Outcome:
+def run(code: str, probe: str, entry: str, inputs: dict, scratch: Path, limits: ProbeLimits = ProbeLimits()) -> Outcome:
     """Execute the student's `code`, then `probe`'s function `entry(student_namespace, inputs)`, in a new child.
 
     `scratch` must be a fresh, empty directory; it is the child's working directory and home.
@@ -204,16 +181,16 @@ def run(code: str, probe: str, entry: str, inputs: dict, scratch: Path, limits: 
     _prepare(code, probe, inputs, scratch)
     log = scratch / "output.log"
     python = [sys.executable, "-I", "-c", _CHILD, str(limits.threads), entry]
-    command = _isolated(limits, python, scratch)
+    command, env = _command(limits, python, scratch)
     started = time.perf_counter()
     with open(log, "wb") as out:
-        child = subprocess.Popen(command, cwd=scratch, env=_child_env(scratch), stdin=subprocess.DEVNULL,
+        child = subprocess.Popen(command, cwd=scratch, env=env, stdin=subprocess.DEVNULL,
                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                 preexec_fn=_set_limits(limits))
+                                 preexec_fn=_die_with_parent)
         timed_out = wait_then_kill_group(child, limits.seconds)
     returncode = child.returncode
-    if command is not python and returncode is not None and returncode > 128:   # the confining shell's way
-        returncode = 128 - returncode                                          # of saying "killed by a signal"
+    if limits.confined and returncode is not None and returncode > 128:   # bubblewrap's way of saying
+        returncode = 128 - returncode                                    # "killed by a signal"
     return _outcome(scratch, returncode, timed_out, time.perf_counter() - started, _tail(scratch, "output.log"), limits)
 
 
@@ -223,10 +200,10 @@ class ProbeServer:
     Each probe still runs in its own process, with its own limits, process group and scratch
     directory, so a runaway probe costs only itself; what the server saves is starting Python
     and importing torch (seconds) for every probe. The server itself runs no student code.
-    Hidden paths and network isolation are those of the Limits the server was started with.
+    Whether it is confined is fixed by the limits the server was started with.
     """
 
-    def __init__(self, limits: Limits = Limits()):
+    def __init__(self, limits: ProbeLimits = ProbeLimits()):
         self.limits = limits
         self._server: subprocess.Popen | None = None
         self._writable: Path | None = None   # the folder of the scratch folders (the server's only writable one)
@@ -245,11 +222,11 @@ class ProbeServer:
 
     def _start(self, writable: Path) -> None:
         home = Path(tempfile.mkdtemp(prefix="probe-server-"))
-        command = _isolated(self.limits, [sys.executable, "-I", "-c", _SERVER], writable, server=True)
+        command, env = _command(self.limits, [sys.executable, "-I", "-c", _SERVER], writable, server=True)
         with open(home / "server.log", "wb") as log:
-            self._server = subprocess.Popen(command, cwd=writable, env=_child_env(writable), stdin=subprocess.PIPE,
+            self._server = subprocess.Popen(command, cwd=writable, env=env, stdin=subprocess.PIPE,
                                             stdout=subprocess.PIPE, stderr=log, start_new_session=True,
-                                            preexec_fn=_set_limits(self.limits))
+                                            preexec_fn=_die_with_parent)
         self._writable = writable
         self._buffer = b""
 
@@ -267,7 +244,8 @@ class ProbeServer:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
 
-    def run(self, code: str, probe: str, entry: str, inputs: dict, scratch: Path, limits: Limits | None = None) -> Outcome:
+    def run(self, code: str, probe: str, entry: str, inputs: dict, scratch: Path,
+            limits: ProbeLimits | None = None) -> Outcome:
         """Like sandbox.run, in a child forked from the server (restarted if it has died)."""
         limits = limits or self.limits
         _prepare(code, probe, inputs, scratch)
@@ -349,7 +327,8 @@ def _tail(scratch: Path, name: str, limit: int = 4000) -> str:
         return f.read().decode("utf-8", errors="replace")
 
 
-def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, output: str, limits: Limits) -> Outcome:
+def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, output: str,
+             limits: ProbeLimits) -> Outcome:
     def make(status: str, message: str, data: dict | None = None) -> Outcome:
         return Outcome(status, message, data or {}, seconds, output)
 
@@ -379,9 +358,41 @@ def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, ou
             return make("error", f"the results of this check could not be read safely ({type(e).__name__})")
         if not isinstance(data, dict):
             return make("error", "the results of this check are not of the expected form")
+        problem = _invalid(data)
+        if problem:
+            return make("error", f"the results of this check were refused: {problem}")
         return make("ok", "ran to the end", data)
     if returncode is not None and returncode < 0:
         name = signal.Signals(-returncode).name
         return make("died", f"the process was killed by {name} before the check finished")
     return make("died", f"the process ended (exit code {returncode}) before the check finished: "
                         "does your code call sys.exit, os._exit or kill itself?")
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _invalid(data, where: str = "the results") -> str:
+    """Why `data` is not plain, honest data, or "" when it is.
+
+    A probe's results are loaded without unpickling objects, but a tensor can still claim more than
+    it holds: a zero-stride view stands for a huge tensor with 4 bytes of storage, and arithmetic on
+    it would make the grader allocate the huge one. Every tensor must be a plain tensor, contiguous,
+    whose storage holds all its elements, and no larger than MAX_RESULT_BYTES.
+    """
+    if isinstance(data, torch.Tensor):
+        size = data.numel() * data.element_size()
+        if type(data) is not torch.Tensor or data.layout != torch.strided or data.is_quantized:
+            return f"{where} is not a plain tensor"
+        if size > MAX_RESULT_BYTES:
+            return f"{where} is a tensor of {size / 2**20:.0f} MiB (at most {MAX_RESULT_BYTES / 2**20:.0f} MiB)"
+        if not data.is_contiguous() or data.untyped_storage().nbytes() < (data.storage_offset() * data.element_size() + size):
+            return f"{where} is a tensor whose storage does not hold its {data.numel()} elements (a strided view)"
+        return ""
+    if isinstance(data, dict):
+        if not all(isinstance(k, str) for k in data):
+            return f"{where} has keys that are not strings"
+        return next((p for p in (_invalid(v, f"{where}[{k!r}]") for k, v in data.items()) if p), "")
+    if isinstance(data, (list, tuple)):
+        return next((p for p in (_invalid(v, f"{where}[{i}]") for i, v in enumerate(data)) if p), "")
+    return "" if isinstance(data, _PLAIN) else f"{where} holds a {type(data).__name__}"

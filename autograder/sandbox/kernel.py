@@ -1,0 +1,79 @@
+"""The notebook's Jupyter kernel, confined by the sandbox policy, for nbgrader's Execute.
+
+nbgrader executes a student's notebook in a kernel, and every cell is code of the student's.
+`ConfinedKernelManager` starts that kernel under sandbox/policy.py, like every probe: an
+allow-list file system (the course, the repository, the gradebook and other students do not
+exist in it), no network, no capabilities, the limits of sandbox/limits.py (`KERNEL`).
+
+The kernel talks to nbgrader over UNIX sockets (Jupyter's `ipc` transport) in a fresh folder of
+its own, the only folder it shares with the grader: with no network namespace in common, TCP
+would need one. Interrupts are sent as messages (a signal would reach bubblewrap, not the kernel).
+
+nbgrader_config.py selects it through autograder.nbgrader_plugin.ExecuteUntilStuck, so the class
+command, plain `nbgrader autograde` and the Gradescope bundle all run kernels this way. If the
+sandbox cannot start, the kernel does not start either, and nbgrader's log says why and how to fix
+it; `--Sandbox.unconfined=True` is the grader's explicit choice to run without it.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Bool
+from traitlets.config import Configurable
+
+from . import policy
+from .limits import KERNEL
+
+# Variables of the grader's environment that the notebook may see: the ones that choose fast mode.
+PASSED_TO_KERNEL = ("NBGRADER_EXECUTION", "VAE_FAST_MODE")
+
+
+class Sandbox(Configurable):
+    """The grader's one switch about confinement (`--Sandbox.unconfined=True`, or in nbgrader_config.py)."""
+    unconfined = Bool(False, help="Run students' code without the sandbox, trusting every submission. "
+                                  "Every report then says so.").tag(config=True)
+
+
+class ConfinedKernelManager(AsyncKernelManager):
+    """An IPython kernel under the sandbox policy, reached over UNIX sockets in a folder of its own."""
+
+    _sockets: Path | None = None
+
+    @property
+    def unconfined(self) -> bool:
+        return Sandbox(parent=self).unconfined
+
+    async def _async_pre_start_kernel(self, **kw):
+        if not self.unconfined:
+            policy.check()   # raises SandboxUnavailable: the reason and the fix end up in nbgrader's log
+        self._sockets = Path(tempfile.mkdtemp(prefix="vae-kernel-"))
+        self.transport = "ipc"
+        self.ip = str(self._sockets / "kernel")
+        self.connection_file = str(self._sockets / "connection.json")
+        return await super()._async_pre_start_kernel(**kw)
+
+    @property
+    def kernel_spec(self):
+        spec = super().kernel_spec
+        if spec is not None:
+            spec.interrupt_mode = "message"
+        return spec
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        """The kernel's command line, whatever the kernelspec says: this environment's Python, confined."""
+        kernel = [sys.executable, "-s", "-m", "ipykernel_launcher", "-f", self.connection_file, *(extra_arguments or [])]
+        env = {name: os.environ[name] for name in PASSED_TO_KERNEL if name in os.environ}
+        if self.unconfined:
+            return policy.unconfined_command(kernel, KERNEL)
+        return policy.command(kernel, KERNEL, writable=[self._sockets], env=env, cwd="/tmp")
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if self._sockets is not None and not restart:
+            shutil.rmtree(self._sockets, ignore_errors=True)
+            self._sockets = None

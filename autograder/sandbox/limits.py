@@ -1,0 +1,46 @@
+"""The limits of untrusted code: one place for every number that bounds a kernel or a probe.
+
+A limit is enforced by the kernel (rlimits set by `prlimit` before bubblewrap starts, tmpfs
+sizes given to bubblewrap) or by the grading process (wall time), never by the confined code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GiB, MiB = 2**30, 2**20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one confined process tree (a notebook's kernel, or a probe server and its probes) may use."""
+    memory_bytes: int          # RLIMIT_DATA of each process: heap and private mappings (torch alone takes ~1 GiB)
+    file_bytes: int            # RLIMIT_FSIZE: the largest file it may write
+    tmp_bytes: int             # size of its private /tmp and /dev/shm (memory file systems), each
+    processes: int = 4096      # RLIMIT_NPROC: tasks (threads count) of the grading user; bounds a fork bomb.
+                               # The kernel does not apply it to root: grade as an ordinary user (SECURITY.md).
+
+
+# The notebook's kernel: it trains small models in fast mode and draws figures.
+KERNEL = Limits(memory_bytes=6 * GiB, file_bytes=256 * MiB, tmp_bytes=512 * MiB)
+
+
+@dataclass(frozen=True)
+class ProbeLimits:
+    """One probe: a call of the student's functions by the hidden checks."""
+    seconds: float = 60.0                 # wall time, enforced by the grading process
+    memory_bytes: int = 3 * GiB           # RLIMIT_DATA of the probe (torch itself needs about 0.8 GiB)
+    file_bytes: int = 64 * MiB            # RLIMIT_FSIZE: its results come back in one file
+    threads: int = 1                      # torch threads: one per probe keeps parallel grading fair
+    confined: bool = True                 # False only with the grader's explicit --unconfined
+
+    @property
+    def tree(self) -> Limits:
+        """The limits of the confined process tree that runs this probe."""
+        return Limits(memory_bytes=self.memory_bytes, file_bytes=self.file_bytes, tmp_bytes=64 * MiB)
+
+
+# The grading process's own checks (pytest, in trusted code) load what probes return: a
+# result that claims to be huge must fail its check, not exhaust the machine.
+TRUSTED_CHECKS_MEMORY_BYTES = 8 * GiB
+# The largest tensor a probe may hand back (the biggest honest one is 64 MiB less).
+MAX_RESULT_BYTES = 64 * MiB

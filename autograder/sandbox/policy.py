@@ -1,0 +1,158 @@
+"""What untrusted code sees and may do: the one policy of every sandbox, enforced by bubblewrap.
+
+Every student-written line runs confined the same way, whether in the notebook's kernel while
+nbgrader executes it (sandbox/kernel.py) or in a probe of the hidden checks (sandbox/runner.py):
+
+- an **allow-list** file system: an empty root into which only the system's programs and libraries
+  (/usr and its links), a few harmless files of /etc, the Python installation and environment
+  that grade, and the MNIST data are bound read-only, plus the folders a caller names writable
+  (a probe's scratch folder, a kernel's socket folder); a fresh /tmp and /dev/shm of a capped size,
+  a /proc of its own PID namespace and a minimal /dev. Where the repository, the venv, the course or
+  the data live (a home folder, /tmp, /srv) does not matter: nothing is visible unless listed here;
+- new user, PID, network, IPC, UTS and cgroup namespaces: no network at all (not even a loopback
+  reachable from outside), no other process visible;
+- uid and gid 65534 inside, **no capabilities** and `no_new_privs`, and a nested user namespace
+  that may create no further one (`--disable-userns`), so every mount is locked: it cannot be
+  unmounted, remounted read-write, or escaped with unshare, setns or chroot;
+- a session of its own (no terminal to inject input into), killed when its parent dies;
+- rlimits on memory, file size, processes and core dumps (sandbox/limits.py), set by `prlimit`.
+
+Nothing here depends on what the student knows: the policy is public (SECURITY.md) and safe when known.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import site
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+
+from assignment.paths import mnist_root
+
+from .limits import Limits
+
+SANDBOX_UID = SANDBOX_GID = 65534   # "nobody" inside the sandbox
+# System folders: bound read-only, or recreated as the same links (a merged-/usr system links /bin to usr/bin).
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# What of /etc a Python process needs (the dynamic linker's cache, time zone, user names): no secrets.
+ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd",
+             "/etc/group", "/etc/nsswitch.conf", "/etc/alternatives", "/etc/fonts", "/etc/mime.types")
+FIX_NO_BWRAP = ("install bubblewrap: `apt-get install bubblewrap` (Debian, Ubuntu), `dnf install bubblewrap` "
+                "(Fedora), `apk add bubblewrap` (Alpine); the Gradescope bundle's setup.sh installs it")
+FIX_NO_USERNS = ("allow unprivileged user namespaces: `sysctl -w kernel.unprivileged_userns_clone=1` (Debian), "
+                 "`sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (Ubuntu 24.04), "
+                 "`sysctl -w user.max_user_namespaces=15000`; in Docker, run the container with "
+                 "`--security-opt seccomp=unconfined --security-opt apparmor=unconfined`, or grade in a VM")
+
+
+class SandboxUnavailable(RuntimeError):
+    """Untrusted code cannot be confined here: grading refuses to run (unless --unconfined is given)."""
+
+    def __init__(self, reason: str, fix: str):
+        super().__init__(f"the sandbox cannot start: {reason}. To fix it, {fix}. "
+                         "(To grade without confinement anyway, trusting every submission, pass --unconfined.)")
+        self.reason, self.fix = reason, fix
+
+
+def visible_paths() -> list[Path]:
+    """The folders untrusted code may read: this Python installation and environment, and the MNIST data."""
+    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.base_exec_prefix),
+             Path(sys.executable).resolve().parent.parent, mnist_root(), *(Path(p) for p in site.getsitepackages())}
+    paths = {p.resolve() for p in paths if p.exists()}
+    outermost = sorted(p for p in paths if not any(other in p.parents for other in paths))
+    return [p for p in outermost if str(p) not in ("/", "/usr", "/etc")]   # /usr is bound anyway
+
+
+def base_env() -> dict[str, str]:
+    """The whole environment of untrusted code (bubblewrap clears every other variable): no grader secret."""
+    bin_dir = Path(sys.executable).parent
+    return {"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
+            "MPLCONFIGDIR": "/tmp/matplotlib", "PYTHONNOUSERSITE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+            "MNIST_ROOT": str(mnist_root())}
+
+
+def _rlimits(limits: Limits) -> list[str]:
+    """`prlimit` options for `limits`, each capped at this process's hard limit (which it may not raise)."""
+    def value(kind: int, wanted: int) -> int:
+        hard = resource.getrlimit(kind)[1]
+        return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    return ["prlimit", f"--data={value(resource.RLIMIT_DATA, limits.memory_bytes)}",
+            f"--fsize={value(resource.RLIMIT_FSIZE, limits.file_bytes)}",
+            f"--nproc={value(resource.RLIMIT_NPROC, limits.processes)}", "--core=0", "--"]
+
+
+def _system_binds() -> list[str]:
+    args = []
+    for name in SYSTEM_DIRS:
+        path = Path(name)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), name]
+        elif path.is_dir():
+            args += ["--ro-bind", name, name]
+    for name in ETC_FILES:
+        args += ["--ro-bind-try", name, name]
+    return args
+
+
+def command(argv: Sequence[str], limits: Limits, *, writable: Sequence[Path] = (), env: Mapping[str, str] = {},
+            cwd: str = "/tmp", pid1: bool = False) -> list[str]:
+    """`argv` confined by the policy above, with `writable` (folders) its only writable places but /tmp.
+
+    `env` is added to base_env(). `pid1`: `argv` is PID 1 of its namespace (it must reap, and when it
+    ends everything it started ends); otherwise bubblewrap's own init is, and `argv` may signal itself.
+    """
+    binds: list[tuple[str, str]] = [("--ro-bind", str(p)) for p in visible_paths()]
+    binds += [("--bind", str(Path(p).resolve())) for p in writable]
+    binds.sort(key=lambda bind: len(Path(bind[1]).parts))   # a folder before what is bound inside it
+    args = [shutil.which("bwrap") or "bwrap",
+            "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--disable-userns", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID),
+            "--hostname", "sandbox", "--die-with-parent", "--new-session", "--clearenv",
+            *_system_binds(), "--proc", "/proc", "--dev", "/dev",
+            "--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp",
+            "--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/dev/shm"]
+    for kind, path in binds:
+        args += [kind, path, path]
+    for name, value in {**base_env(), **env}.items():
+        args += ["--setenv", name, value]
+    if os.geteuid() == 0:
+        args += ["--cap-drop", "ALL"]   # bubblewrap keeps none for others anyway
+    if pid1:
+        args.append("--as-pid-1")
+    return [*_rlimits(limits), *args, "--chdir", cwd, "--", *argv]
+
+
+def unconfined_command(argv: Sequence[str], limits: Limits) -> list[str]:
+    """`argv` with the limits but no confinement: only for a grader who passed --unconfined."""
+    return [*_rlimits(limits), *argv]
+
+
+@cache
+def check() -> None:
+    """Raise SandboxUnavailable, saying why and how to fix it, unless the policy can be enforced here."""
+    if sys.platform != "linux":
+        raise SandboxUnavailable(f"it needs Linux, and this is {sys.platform}", "grade on Linux (a VM or a container)")
+    if shutil.which("bwrap") is None:
+        raise SandboxUnavailable("bubblewrap (`bwrap`) is not installed", FIX_NO_BWRAP)
+    if shutil.which("prlimit") is None:
+        raise SandboxUnavailable("`prlimit` (util-linux) is not installed", "install util-linux")
+    probe = command([sys.executable, "-c", "import os; assert os.getuid() == 65534"],
+                    Limits(memory_bytes=2**30, file_bytes=2**20, tmp_bytes=2**20))
+    result = subprocess.run(probe, capture_output=True, text=True, stdin=subprocess.DEVNULL, env={"PATH": os.defpath})
+    if result.returncode != 0:
+        said = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        if "namespace" in said or "uid map" in said or "Operation not permitted" in said or "Permission denied" in said:
+            raise SandboxUnavailable(f"bubblewrap may not create namespaces here ({said})", FIX_NO_USERNS)
+        raise SandboxUnavailable(f"bubblewrap failed ({said})", "run the command above by hand to see why")
+
+
+def available() -> bool:
+    try:
+        check()
+    except SandboxUnavailable:
+        return False
+    return True

@@ -139,5 +139,5 @@ def test_running_again_regrades_only_what_changed(graded, tmp_path):
 def test_a_student_over_the_time_limit_is_stopped_and_told_why(tmp_path):
     template = grade_student.make_template_gradebook(tmp_path)
     nb = copy.deepcopy(notebooks.read(SOURCE_NOTEBOOK))
-    outcome = grade_student.grade("slow", nb, template, tmp_path, [tmp_path], GradingLimits(seconds=5))
+    outcome = grade_student.grade("slow", nb, template, tmp_path, GradingLimits(seconds=5))
     assert outcome.status == "timed out" and "did not finish within 5 s" in outcome.reason

@@ -375,7 +375,7 @@ def test_a_student_stopped_at_the_time_limit_leaves_no_process_behind(tmp_path):
     A.own_cell_after("setup", f"import subprocess, time\nsubprocess.Popen(['sleep', '{A.SLEEP_MARKER}'])\n"
                               "time.sleep(10**6)")(notebook)
     template = grade_student.make_template_gradebook(tmp_path)
-    graded = grade_student.grade("sleeper", notebook, template, tmp_path, [REPO_ROOT],
+    graded = grade_student.grade("sleeper", notebook, template, tmp_path,
                                  GradingLimits(seconds=45, cell_seconds=600))
     assert graded.status == "timed out" and "did not finish within 45 s" in graded.reason, graded.reason
     time.sleep(2)

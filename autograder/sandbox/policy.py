@@ -58,13 +58,26 @@ class SandboxUnavailable(RuntimeError):
         self.reason, self.fix = reason, fix
 
 
-def visible_paths() -> list[Path]:
-    """The folders untrusted code may read: this Python installation and environment, and the MNIST data."""
-    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix), Path(sys.base_exec_prefix),
-             Path(sys.executable).resolve().parent.parent, mnist_root(), *(Path(p) for p in site.getsitepackages())}
-    paths = {p.resolve() for p in paths if p.exists()}
-    outermost = sorted(p for p in paths if not any(other in p.parents for other in paths))
-    return [p for p in outermost if str(p) not in ("/", "/usr", "/etc")]   # /usr is bound anyway
+def visible_paths() -> list[tuple[Path, Path]]:
+    """What untrusted code may read, as (source, place in the sandbox): the Python that grades, and the MNIST data.
+
+    The Python installation and environment are everything on this interpreter's import path (a
+    venv, its base installation, directories added by .pth files), bound where Python sees them
+    and where their links point; never this repository or a folder holding it (the first entry of
+    sys.path is often the folder grading started in).
+    """
+    from assignment.paths import REPO_ROOT
+    hidden_above = [REPO_ROOT, Path.cwd()]   # never these folders, nor any folder holding them
+    named = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *site.getsitepackages(),
+             *(p for p in sys.path if p), Path(sys.executable).resolve().parent.parent, mnist_root()]
+    places = set()
+    for name in named:
+        path = Path(os.path.abspath(name))
+        if path.is_dir():
+            places |= {path, path.resolve()}
+    places = {p for p in places if not any(p == h or p in h.parents for h in hidden_above)}
+    outermost = sorted(p for p in places if not any(other in p.parents for other in places))
+    return [(p.resolve(), p) for p in outermost if not any(Path(d) in (p, *p.parents) for d in ("/usr", "/etc"))]
 
 
 def base_env() -> dict[str, str]:
@@ -105,9 +118,9 @@ def command(argv: Sequence[str], limits: Limits, *, writable: Sequence[Path] = (
     `env` is added to base_env(). `pid1`: `argv` is PID 1 of its namespace (it must reap, and when it
     ends everything it started ends); otherwise bubblewrap's own init is, and `argv` may signal itself.
     """
-    binds: list[tuple[str, str]] = [("--ro-bind", str(p)) for p in visible_paths()]
-    binds += [("--bind", str(Path(p).resolve())) for p in writable]
-    binds.sort(key=lambda bind: len(Path(bind[1]).parts))   # a folder before what is bound inside it
+    binds = [("--ro-bind", str(source), str(place)) for source, place in visible_paths()]
+    binds += [("--bind", str(Path(p).resolve()), str(Path(p).resolve())) for p in writable]
+    binds.sort(key=lambda bind: len(Path(bind[2]).parts))   # a folder before what is bound inside it
     args = [shutil.which("bwrap") or "bwrap",
             "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--disable-userns", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID),
@@ -115,8 +128,9 @@ def command(argv: Sequence[str], limits: Limits, *, writable: Sequence[Path] = (
             *_system_binds(), "--proc", "/proc", "--dev", "/dev",
             "--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp",
             "--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/dev/shm"]
-    for kind, path in binds:
-        args += [kind, path, path]
+    for kind, source, place in binds:
+        args += [kind, source, place]
+    args += ["--remount-ro", "/"]   # the empty root itself: nothing may be written beside the mounts above
     for name, value in {**base_env(), **env}.items():
         args += ["--setenv", name, value]
     if os.geteuid() == 0:

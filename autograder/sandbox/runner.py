@@ -77,7 +77,11 @@ def _run_probe(threads, entry):
             _where = f" (in {_frames[-1].name}: {_frames[-1].line})" if _frames else ""
             _report("call", f"{type(e).__name__}: {e}{_where}")
             os._exit(4)
-        torch.save(_plain(_result), "result.pt")
+        try:
+            torch.save(_plain(_result), "result.pt")
+        except BaseException as e:
+            _report("save", f"{type(e).__name__}: {e}")
+            os._exit(6)
         sys.stdout.flush()
         os._exit(0)   # do not wait for threads the submission may have left running
     except BaseException as e:
@@ -348,6 +352,9 @@ def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, ou
             return make("error", f"your code failed while being loaded: {message}")
         if kind == "call":
             return make("error", f"your code raised {message}")
+        if kind == "save":
+            return make("error", f"what your code returned could not be handed back to the grader (results are "
+                                 f"limited to {limits.file_bytes / 2**20:g} MiB): {message[:200]}")
         return make("error", f"the grader could not run this check: {message}")
     result_file = _open_result(scratch, "result.pt") if returncode == 0 else None
     if result_file is not None:

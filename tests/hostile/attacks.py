@@ -189,7 +189,7 @@ def _attempt(what, action):
 # Reused by the kernel (a cell of its own) and the hidden checks' sandbox (inside kl_divergence).
 OVERWRITE = TRY + r'''
 import glob, os
-_targets = ["$repo/solutions/vae/vae.ipynb", "$repo/autograder/jail.py", "$repo/autograder/checks/conftest.py",
+_targets = ["$repo/solutions/vae/vae.ipynb", "$repo/autograder/sandbox/policy.py", "$repo/autograder/checks/conftest.py",
             "$repo/tests/conftest.py", "$repo/gradebook.db", "$course/gradebook.db", "$course/grading/manifest.json",
             "$course/downloads/${honest}_vae.ipynb", "$course/submitted/$honest/vae/vae.ipynb",
             "$course/grading/reports/$honest.json", "$canary", "../../../gradebook.db", "../../../../gradebook.db"]

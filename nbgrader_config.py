@@ -38,6 +38,13 @@ c.Execute.timeout = 120          # seconds per cell
 c.Execute.startup_timeout = 120  # seconds for the kernel to start (torch imports are slow)
 c.Execute.kernel_name = "python3"
 
+# Students' code (the kernel above, started by ExecuteUntilStuck's ConfinedKernelManager, and every
+# probe of the hidden checks) runs in the sandbox of autograder/sandbox/policy.py, in plain
+# `nbgrader autograde` as in `python -m autograder grade`. If bubblewrap cannot run here, grading
+# stops and says why. `--Sandbox.unconfined=True` runs it unconfined instead, trusting every
+# submission, and every report says so.
+c.Sandbox.unconfined = False
+
 # Autograding: the hidden checks run in trusted code after the student's notebook is executed
 # and decide every autograded cell's score (autograder/nbgrader_plugin.py).
 c.Autograde.autograde_preprocessors = [ExecuteUntilStuck, HiddenChecks, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,

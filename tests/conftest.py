@@ -10,6 +10,10 @@ from assignment.paths import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK
 import autograder  # noqa: F401,E402 (puts this environment's bin on PATH: nbgrader's Gradebook runs alembic)
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: grades whole notebooks or classes (minutes); `-m 'not slow'` skips them")
+
+
 @pytest.fixture(scope="session")
 def source_nb() -> NotebookNode:
     return notebooks.read(SOURCE_NOTEBOOK)

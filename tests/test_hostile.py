@@ -388,3 +388,37 @@ def test_a_student_stopped_at_the_time_limit_leaves_no_process_behind(tmp_path):
             pass
     assert not left and not surviving_children(), (
         f"Processes of the stopped student are still running: {left} {surviving_children()}")
+
+
+# Plain nbgrader ------------------------------------------------------------------------------------------
+
+def test_plain_nbgrader_autograde_confines_a_hostile_notebook_as_the_class_command_does(hostile):
+    """README's 'Autograding with plain nbgrader', from the repository root: the same sandbox, the same score."""
+    attack = next(a for a in ATTACKS if a.name == "unmount_then_overwrite")
+    repo = copy_repository(hostile["root"] / "plain")   # the course is the repository itself, as in the README
+    canary = repo / "canary.txt"
+    canary.write_text(CANARY)
+    context = A.Context(course=repo, repo=repo, home=Path.home(), canary=canary, secret_name=SECRET_NAME, port=0,
+                        honest=HONEST, marker=MARKER)
+    env = {**os.environ, "MNIST_ROOT": str(mnist_root()),
+           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    subprocess.run([sys.executable, "-m", "assignment", "release"], cwd=repo, env=env, check=True, capture_output=True)
+    submitted = repo / "submitted" / "mallory" / "vae"
+    submitted.mkdir(parents=True)
+    nbformat.write(A.build_attack(attack, context), str(submitted / "vae.ipynb"))
+    watched = {name: hashes(repo / name) for name in ("autograder", "solutions", "release", "tests")}
+
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", "vae", "--create"], cwd=repo, env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    changed = {name: differences(before, hashes(repo / name)) for name, before in watched.items()}
+    assert not any(changed.values()), f"Plain nbgrader let the notebook change: {changed}"
+    assert canary.read_text() == CANARY and not list(repo.rglob("PWNED_*")), "Plain nbgrader let the notebook write files"
+    with Gradebook(f"sqlite:///{repo / 'gradebook.db'}") as gradebook:
+        notebook = gradebook.find_submission_notebook("vae", "vae", "mallory")
+        scores = {g.name: float(g.auto_score or 0) for g in notebook.grades if g.cell_type == "code"}
+    assert scores == attack.expected_scores() == hostile["reports"][attack.name]["scores"], (
+        f"Plain nbgrader gave {scores}; the class command {hostile['reports'][attack.name]['scores']}")
+    outputs = json.dumps([c.get("outputs", []) for c in notebooks.read(repo / "autograded" / "mallory" / "vae" / "vae.ipynb").cells])
+    assert "ATTACK SUCCEEDED" not in outputs, "An escape attempt succeeded under plain nbgrader: " + outputs[
+        outputs.index("ATTACK SUCCEEDED"):][:300]

@@ -190,6 +190,7 @@ def _attempt(what, action):
 OVERWRITE = TRY + r'''
 import glob, os
 _targets = ["$repo/solutions/vae/vae.ipynb", "$repo/autograder/sandbox/policy.py", "$repo/autograder/checks/conftest.py",
+            "$repo/autograder/run_checks.py",
             "$repo/tests/conftest.py", "$repo/gradebook.db", "$course/gradebook.db", "$course/grading/manifest.json",
             "$course/downloads/${honest}_vae.ipynb", "$course/submitted/$honest/vae/vae.ipynb",
             "$course/grading/reports/$honest.json", "$canary", "../../../gradebook.db", "../../../../gradebook.db"]
@@ -204,6 +205,20 @@ for _folder in ("$repo", "$repo/autograder", "$repo/solutions", "$course", "$cou
     _attempt("create a file in " + _folder, lambda: open(_folder + "/PWNED_$name.txt", "w").write("$pwned"))
 _attempt("delete the canary", lambda: os.remove("$canary"))
 '''
+
+# Undo the sandbox's mounts first (what a jail that lets its code keep capabilities allows), then overwrite.
+UNMOUNT = TRY + r'''
+import ctypes
+_libc = ctypes.CDLL(None, use_errno=True)
+def _ok(result):
+    if result != 0:
+        raise OSError(ctypes.get_errno(), "refused")
+for _point in reversed([_line.split()[4] for _line in open("/proc/self/mountinfo")]):
+    _attempt("umount " + _point, lambda: _ok(_libc.umount2(_point.encode(), 2)))
+_attempt("remount / read-write", lambda: _ok(_libc.mount(None, b"/", None, 32, None)))
+_attempt("remount /usr read-write", lambda: _ok(_libc.mount(None, b"/usr", None, 32 | 4096, None)))
+_attempt("unshare a user namespace", lambda: _ok(_libc.unshare(0x10000000)))
+''' + OVERWRITE
 
 READ = TRY + r'''
 import glob, os
@@ -532,6 +547,8 @@ def attacks() -> list[Attack]:
         # Reaching out of the notebook.
         Attack("overwrite_files", "tries to overwrite solutions, grading code, gradebooks and others' work", "stub",
                every(own_cell_after("setup", OVERWRITE), in_kl_divergence(OVERWRITE))),
+        Attack("unmount_then_overwrite", "undoes the sandbox's mounts, then overwrites the grader and others' work",
+               "stub", every(own_cell_after("setup", UNMOUNT), in_kl_divergence(UNMOUNT))),
         Attack("read_secrets_files", "tries to read solutions, hidden tests, gradebooks and reports", "stub",
                every(own_cell_after("setup", READ), in_kl_divergence(READ + "\nraise RuntimeError(_leak[:400])"))),
         Attack("steal_other_students_work", "copies a solved notebook it finds on the machine", "stub",

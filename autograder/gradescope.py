@@ -28,6 +28,7 @@ from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT
 from .collect import Collection, Download
 from .course import Course
 from .run_checks import autograded_points
+from .sandbox.policy import SandboxUnavailable
 
 STUDENT = "submission"
 BUNDLED = ("assignment", "autograder", "solutions", "release", "nbgrader_config.py", "requirements.txt")
@@ -121,8 +122,14 @@ def run(root: Path) -> dict:
                                max_scores=autograded_points(notebooks.read(RELEASE_NOTEBOOK)))
         note = ""
     else:
-        result = grade_collection(Collection(submissions={STUDENT: download}), course, progress=False)
-        report = result.students[STUDENT]
+        try:
+            result = grade_collection(Collection(submissions={STUDENT: download}), course, progress=False)
+            report = result.students[STUDENT]
+        except SandboxUnavailable as e:   # the image's fault, not the student's: say so to both
+            report = StudentReport(STUDENT, download.origin, "failed",
+                                   f"the autograder could not start its sandbox, so nothing was graded; your "
+                                   f"course staff has been told how to fix it ({e})",
+                                   max_scores=autograded_points(notebooks.read(RELEASE_NOTEBOOK)))
     results = results_for(report, check_reports(course), note, time.perf_counter() - started)
     out = root / "results" / "results.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -29,8 +29,8 @@ from traitlets.config import Configurable
 from . import policy
 from .limits import KERNEL
 
-# Variables of the grader's environment that the notebook may see: the ones that choose fast mode.
-PASSED_TO_KERNEL = ("NBGRADER_EXECUTION", "VAE_FAST_MODE")
+# Variables of the grader's environment that the notebook may see: fast mode, and its thread count.
+PASSED_TO_KERNEL = ("NBGRADER_EXECUTION", "VAE_FAST_MODE", "OMP_NUM_THREADS")
 
 
 class Sandbox(Configurable):

@@ -4,12 +4,14 @@
 - limits.py: every number that bounds it (memory, file sizes, processes, time);
 - runner.py: run a probe confined and get plain, validated data back;
 - kernel.py: the notebook's Jupyter kernel, confined the same way, for nbgrader;
+- graph_export.py: inside the sandbox, networks as plain data (a torch.fx trace, layers, weights) that
+  autograder/architecture.py rebuilds from a whitelist and runs in the grading process;
 - probes.py: trusted code that calls the student's functions inside the sandbox (its data are claims).
 """
 
 from pathlib import Path
 
-PROBE_FILES = ("networks.py", "probes.py")   # shipped to every probe, in this order
+PROBE_FILES = ("networks.py", "graph_export.py", "probes.py")   # shipped to every probe, in this order
 
 
 def probe_source() -> str:

@@ -213,6 +213,14 @@ def _arithmetic(op, sequences=False):
     return run
 
 
+def _comparison(op):
+    def run(a, b):
+        if not all(isinstance(v, (torch.Tensor, tuple, list)) or _is_number(v) for v in (a, b)):
+            raise Unreadable(f"a comparison of {type(a).__name__} and {type(b).__name__}")
+        return op(a, b)
+    return run
+
+
 def _power(a, b):
     _operands(a, b)
     if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor) and abs(b) > 64:
@@ -281,6 +289,8 @@ FUNCTIONS.update({
     _qualified(operator.pos): _unary(operator.pos),
     _qualified(operator.abs): _unary(operator.abs),
     _qualified(operator.getitem): _getitem,
+    **{_qualified(op): _comparison(op) for op in (operator.eq, operator.ne, operator.lt, operator.le, operator.gt,
+                                                   operator.ge)},
     _qualified(getattr): _attribute,
     _qualified(len): _length,
     _qualified(math.sqrt): _math(math.sqrt), _qualified(math.prod): _math(math.prod),
@@ -672,6 +682,10 @@ def rebuild(description, who: str) -> Network:
 
     `who` names it in messages ("Encoder(16)").
     """
+    if isinstance(description, dict) and "error" in description:   # the probe's words: the network could not be exported
+        error = description["error"]
+        text = error[:600] if type(error) is str and error else "it could not be exported"
+        raise Unreadable(text if text.startswith(who) else f"{who}: {text}")
     try:
         return _rebuild(description, who)
     except Unreadable as e:
@@ -681,8 +695,6 @@ def rebuild(description, who: str) -> Network:
 def _rebuild(description, who: str) -> Network:
     if not isinstance(description, dict):
         raise Unreadable("the grader received no description of it")
-    if "error" in description:
-        raise Unreadable(_text(description["error"], "its error", 600))
     if description.get("format") != "fx-1":
         raise Unreadable("its description is not of the expected form")
     modules = _mapping(description.get("modules"), "its table of layers", MAX_MODULES)

@@ -10,21 +10,25 @@ import torch
 from autograder.architecture import Unreadable, rebuild
 
 
-def test_autoencoder_forward_pass_keeps_shapes_and_gradients(run_probe, mnist):
-    """AutoEncoder(nz) maps a batch of digits to [B, nz] codes and back to images of the input's shape."""
-    images = mnist["test"][:10]
-    data = run_probe("autoencoder_forward", {"images": images[:2], "nz": 12}, seconds=60)
+def measure(run_probe, images: torch.Tensor, nz: int = 12):
+    """(codes, reconstructions) of the rebuilt AutoEncoder(nz) on `images`, in train mode; raises Unreadable."""
+    data = run_probe("autoencoder_forward", {"images": images[:2], "nz": nz}, seconds=60)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        model = rebuild(data.get("autoencoder"), "AutoEncoder(12)")
+        model = rebuild(data.get("autoencoder"), f"AutoEncoder({nz})")
         torch.manual_seed(0)
-        codes = model.run("encoder", images, train=True)
-        rec = model.run("forward", images, train=True)
-    except Unreadable as e:
-        pytest.fail(str(e), pytrace=False)
+        return model.run("encoder", images, train=True), model.run("forward", images, train=True)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_autoencoder_forward_pass_keeps_shapes_and_gradients(run_probe, mnist):
+    """AutoEncoder(nz) maps a batch of digits to [B, nz] codes and back to images of the input's shape."""
+    try:
+        codes, rec = measure(run_probe, mnist["test"][:10])
+    except Unreadable as e:
+        pytest.fail(str(e), pytrace=False)
     for name, value in (("model.encoder", codes), ("AutoEncoder(12)", rec)):
         assert isinstance(value, torch.Tensor), f"{name} returned a {type(value).__name__} instead of a tensor."
     assert list(codes.shape) == [10, 12], f"Codes of 10 digits with nz=12 had shape {list(codes.shape)}."

@@ -186,6 +186,24 @@ def _gx_argument(value, depth=0):
     raise ExportError(f"an argument of type {type(value).__name__} ({str(value)[:60]})")
 
 
+# Steps that compute only Python values for control flow (`if x.dim() == 2`); dropped when nothing uses them.
+_GX_PURE_FUNCTIONS = (operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge, operator.not_,
+                      operator.getitem, builtins.getattr, builtins.len)
+_GX_PURE_METHODS = ("size", "dim", "numel")
+
+
+def _gx_prune(graph):
+    changed = True
+    while changed:
+        changed = False
+        for node in reversed(list(graph.nodes)):
+            pure = ((node.op == "call_function" and any(node.target is f for f in _GX_PURE_FUNCTIONS))
+                    or (node.op == "call_method" and node.target in _GX_PURE_METHODS))
+            if pure and not node.users:
+                graph.erase_node(node)
+                changed = True
+
+
 def _gx_trace(module, example, prefix, namespace):
     """The nodes of `module`'s forward, targets named from the exported root (`prefix`), and its tensor constants."""
     tracer = _GxTracer(example)
@@ -198,6 +216,7 @@ def _gx_trace(module, example, prefix, namespace):
             namespace["len"] = old_len
         else:
             namespace.pop("len", None)
+    _gx_prune(graph)
     nodes, get_attrs = [], {}
     for node in graph.nodes:
         if node.op == "call_function":
@@ -272,7 +291,7 @@ def export_built(student, class_name, nz, graphs):
     try:
         network = student[class_name](nz)
     except Exception as e:
-        return {"error": f"{who} raised {type(e).__name__}: {e}"[:400]}
+        return {"error": f"{who} raised {type(e).__name__}" + (f": {e}"[:400] if str(e) else "")}
     if not isinstance(network, nn.Module):
         return {"error": f"{who} is not an nn.Module"}
     try:

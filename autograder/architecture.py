@@ -256,6 +256,25 @@ def _length(obj):
     return len(obj)
 
 
+def _to(x, *args, **kwargs):
+    """x.to(device or dtype): the grader's networks stay where the grader put them; float32 and float64 only."""
+    dtype = kwargs.pop("dtype", None)
+    for arg in args:
+        if isinstance(arg, torch.dtype):
+            dtype = arg
+        elif not isinstance(arg, _Device):
+            raise Unreadable(f"x.to() with a {type(arg).__name__}")
+    if not set(kwargs) <= {"device", "non_blocking", "copy"} or not isinstance(kwargs.get("device", _Device()), _Device):
+        raise Unreadable("x.to() with arguments other than a device or a dtype")
+    return x if dtype is None else x.to(dtype)
+
+
+def _type_as(x, other):
+    if not isinstance(other, torch.Tensor) or other.dtype not in (torch.float32, torch.float64):
+        raise Unreadable("x.type_as() of something else than a float tensor")
+    return x.to(other.dtype)
+
+
 def _math(fn):
     def run(*args):
         if not all(_is_number(a) or isinstance(a, (tuple, list)) and all(_is_number(x) for x in a) for a in args):
@@ -269,7 +288,7 @@ _TORCH_FUNCTIONS = [
     torch.relu, torch.sigmoid, torch.tanh, torch.clamp, torch.clip, torch.unsqueeze, torch.squeeze, torch.permute,
     torch.transpose, torch.exp, torch.log, torch.sqrt, torch.abs, torch.neg, torch.add, torch.sub, torch.mul, torch.div,
     torch.matmul, torch.mm, torch.bmm, torch.sum, torch.mean, torch.chunk, torch.split, torch.softmax,
-    torch.log_softmax, torch.conv2d, torch.conv_transpose2d,
+    torch.log_softmax, torch.conv2d, torch.conv_transpose2d, torch.zeros_like, torch.ones_like,
     F.relu, F.relu6, F.leaky_relu, F.elu, F.selu, F.celu, F.silu, F.mish, F.gelu, F.softplus, F.hardtanh,
     F.hardsigmoid, F.hardswish, F.sigmoid, F.tanh, F.softsign, F.interpolate, F.pad, F.dropout, F.dropout1d,
     F.dropout2d, F.linear, F.batch_norm, F.layer_norm, F.group_norm, F.instance_norm, F.max_pool2d, F.avg_pool2d,
@@ -304,6 +323,7 @@ _TENSOR_METHODS = [
     "float", "chunk", "split", "softmax", "log_softmax",
 ]
 METHODS = {name: getattr(torch.Tensor, name) for name in _TENSOR_METHODS}   # fixed names, not the description's
+METHODS.update({"to": _to, "cpu": lambda x: x, "cuda": lambda x, *args, **kwargs: x, "type_as": _type_as})
 
 _HINTS = {
     "numpy": "the grader runs only torch operations: use x.view(...), x.reshape(...) or torch.flatten instead of numpy",
@@ -438,7 +458,13 @@ def _decode(value, names: set, depth: int = 0):
             return Ellipsis
         if tag == "dtype" and inner in _DTYPES:
             return _DTYPES[inner]
+        if tag == "device" and inner in ("cpu", "cuda", "mps"):
+            return _Device()
     raise Unreadable(f"an argument {str(value)[:60]} is not one the grader reads")
+
+
+class _Device:
+    """A device argument: the grader runs every network where it built it, so any device means that one."""
 
 
 @dataclass(frozen=True)
@@ -487,7 +513,7 @@ def _graph(raw, modules: dict, tensors: set, unknown: dict) -> list[_Node]:
         raise Unreadable("its trace is missing")
     if len(raw["nodes"]) > MAX_NODES:
         raise Unreadable(f"its forward has {len(raw['nodes'])} steps, more than the grader runs ({MAX_NODES})")
-    nodes, names, refused = [], set(), []
+    nodes, names, refused, inputs = [], set(), [], 0
     for raw_node in raw["nodes"]:
         if not isinstance(raw_node, dict) or set(raw_node) != {"op", "name", "target", "args", "kwargs", "no_grad"}:
             raise Unreadable("a step of its trace is not of the expected form")
@@ -512,8 +538,10 @@ def _graph(raw, modules: dict, tensors: set, unknown: dict) -> list[_Node]:
             refused.append(f"its forward uses {_shown(op, target)[:80]}, which the grader does not run: {_hint(op, target)}")
         elif op == "call_method" and target not in METHODS:
             refused.append(f"its forward uses {_shown(op, target)[:80]}, which the grader does not run: {_hint(op, target)}")
-        elif op == "placeholder" and any(n.op == "placeholder" for n in nodes) and len(node.args) != 1:
-            refused.append("its forward takes more than one input without a default value")
+        elif op == "placeholder" and not target.startswith("*"):
+            inputs += 1
+            if inputs > 1 and len(node.args) != 1:
+                refused.append("its forward takes more than one input without a default value")
         nodes.append(node)
         names.add(name)
     if not nodes or nodes[-1].op != "output" or sum(n.op == "output" for n in nodes) != 1 or len(nodes[-1].args) != 1:
@@ -537,7 +565,7 @@ def _tensors_in(value):
 
 def _check_value(value, depth=0):
     """A node's result must be a tensor, a number or a short tuple of them (a number of bounded size)."""
-    if isinstance(value, torch.Tensor) or value is None or type(value) in (bool, float):
+    if isinstance(value, torch.Tensor) or value is None or type(value) in (bool, float) or (isinstance(value, dict) and not value):
         return
     if type(value) is int:
         if abs(value) > MAX_INT:
@@ -622,8 +650,8 @@ class Network:
         except Exception as e:
             raise Unreadable(f"{self.who}: its forward failed when the grader ran it: "
                              f"{type(e).__name__}: {str(e)[:300]}") from None
-        try:
-            return _execute(nodes, self._real, x, budget=False)
+        try:   # a copy: a forward that writes into its input (inplace=True) cannot change the grader's inputs
+            return _execute(nodes, self._real, x.clone(), budget=False)
         except Unreadable as e:
             raise Unreadable(f"{self.who}: {e}") from None
         except Exception as e:
@@ -640,7 +668,10 @@ def _execute(nodes: list[_Node], root: _Root, x: torch.Tensor, budget: bool):
         with torch.no_grad() if node.no_grad else contextlib.nullcontext():
             module = None
             if node.op == "placeholder":
-                value, first = (x if first else args[0]), False
+                if node.target.startswith("*"):
+                    value = {} if node.target.startswith("**") else ()
+                else:
+                    value, first = (x if first else args[0]), False
             elif node.op == "get_attr":
                 value = root.tensors[node.target]
             elif node.op == "call_module":
@@ -672,7 +703,7 @@ def _execute(nodes: list[_Node], root: _Root, x: torch.Tensor, budget: bool):
 
 def _tensor(value, name: str) -> torch.Tensor:
     if (type(value) is not torch.Tensor or value.layout != torch.strided or value.device.type != "cpu"
-            or value.is_quantized or not value.is_contiguous()):
+            or value.is_quantized or value.is_nested or not value.is_contiguous()):
         raise Unreadable(f"the tensor {name} is not a plain tensor")
     return value
 

@@ -221,7 +221,30 @@ class Decoder(nn.Module):
         return self.net(self.fc(z).view(-1, 512, 1, 1))
 '''
 
-HONEST = {"reference": REFERENCE, "explicit_layers": EXPLICIT_LAYERS, "helper_modules": HELPER_MODULES, "mlp": MLP,
+QUIRKS = '''
+class Encoder(nn.Module):
+    """A layer made inside forward, x.to(device), *args, a view of a star-unpacked shape."""
+    def __init__(self, nz):
+        super().__init__()
+        self.fc = nn.Linear(784, nz)
+
+    def forward(self, x, *args):
+        device = next(self.parameters()).device
+        x = x.to(device).view(x.shape[0], *x.shape[1:]).flatten(1)
+        return self.fc(nn.Identity()(x))
+
+
+class Decoder(nn.Module):
+    def __init__(self, nz):
+        super().__init__()
+        self.fc = nn.Linear(nz, 784)
+        self.shape = (1, 28, 28)
+
+    def forward(self, z, temperature=1.0):
+        return nn.Sigmoid()(self.fc(z) / temperature).view(-1, *self.shape).type_as(z)
+'''
+
+HONEST = {"reference": REFERENCE, "quirks": QUIRKS, "explicit_layers": EXPLICIT_LAYERS, "helper_modules": HELPER_MODULES, "mlp": MLP,
           "upsampling": UPSAMPLING, "wide": WIDE}
 
 

@@ -105,6 +105,13 @@ def _gx_len(obj):
     return builtins.len(obj)
 
 
+def _gx_proxy_len(proxy):
+    """len() of a traced value where Python asks for it implicitly (`f(*x.shape[1:])`): its length on the example."""
+    if isinstance(proxy.tracer, _GxTracer):
+        return builtins.len(proxy.tracer.gx_values[proxy.node])
+    raise RuntimeError("'len' is not supported in symbolic tracing")
+
+
 class _GxTracer(torch.fx.Tracer):
     """torch.fx's tracer that also computes every traced value on an example input."""
 
@@ -115,11 +122,16 @@ class _GxTracer(torch.fx.Tracer):
         self.gx_concrete = False
         self.gx_placeholders = 0
 
+    def trace(self, root, concrete_args=None):
+        self.gx_installed = {id(m) for m in root.modules()}
+        return super().trace(root, concrete_args)
+
     def is_leaf_module(self, m, module_qualified_name):
         return _gx_layer_type(m) is not None or _gx_is_torch_layer(m)
 
     def call_module(self, m, forward, args, kwargs):
-        if self.gx_concrete:
+        # a layer made inside forward (`nn.Sigmoid()(x)`) is not part of the network: trace through it
+        if self.gx_concrete or id(m) not in self.gx_installed:
             return forward(*args, **kwargs)
         return super().call_module(m, forward, args, kwargs)
 
@@ -142,6 +154,10 @@ class _GxTracer(torch.fx.Tracer):
         try:
             if node.op == "placeholder":
                 self.gx_placeholders += 1
+                if str(node.target).startswith("**"):
+                    return {}
+                if str(node.target).startswith("*"):
+                    return ()
                 return self.gx_example if self.gx_placeholders == 1 else (args[0] if args else None)
             if node.op == "get_attr":
                 value = self.root
@@ -183,6 +199,8 @@ def _gx_argument(value, depth=0):
         return {"list": [_gx_argument(v, depth + 1) for v in value]}
     if isinstance(value, torch.dtype):
         return {"dtype": str(value).removeprefix("torch.")}
+    if isinstance(value, torch.device):
+        return {"device": value.type}
     raise ExportError(f"an argument of type {type(value).__name__} ({str(value)[:60]})")
 
 
@@ -209,9 +227,11 @@ def _gx_trace(module, example, prefix, namespace):
     tracer = _GxTracer(example)
     had_len, old_len = "len" in namespace, namespace.get("len")
     namespace["len"] = _gx_len
+    proxy_len, torch.fx.Proxy.__len__ = torch.fx.Proxy.__len__, _gx_proxy_len
     try:
         graph = tracer.trace(module)
     finally:
+        torch.fx.Proxy.__len__ = proxy_len
         if had_len:
             namespace["len"] = old_len
         else:

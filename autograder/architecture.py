@@ -38,6 +38,7 @@ MAX_NODES = 3000
 MAX_NAME = 300                          # characters of a module, tensor or node name
 MAX_ITEMS = 256                         # elements of a list or tuple, in arguments or computed
 MAX_DEPTH = 8                           # nesting of arguments
+MAX_TRACE_VALUES = 100_000              # arguments and their items in one trace
 MAX_INT = 2**40                         # magnitude of a Python integer an argument or a node may hold
 MAX_TENSOR_ELEMENTS = 2**24             # one activation (the widest honest one is about 4M at batch 10)
 MAX_FORWARD_ELEMENTS = 2**26            # all activations of one forward pass (autograd keeps them)
@@ -179,6 +180,9 @@ LAYERS = {
     "AdaptiveMaxPool2d": (nn.AdaptiveMaxPool2d, {"output_size": _ints(2, 1, 4096, allow_none=True),
                                                  "return_indices": _false}),
     "ZeroPad2d": (nn.ZeroPad2d, {"padding": _ints(4, 0, 64)}),
+    "ConstantPad2d": (nn.ConstantPad2d, {"padding": _ints(4, 0, 64), "value": _SLOPE}),
+    "ReflectionPad2d": (nn.ReflectionPad2d, {"padding": _ints(4, 0, 64)}),
+    "ReplicationPad2d": (nn.ReplicationPad2d, {"padding": _ints(4, 0, 64)}),
 }
 assert {k: tuple(v[1]) for k, v in LAYERS.items()} == EXPORT_LAYERS, "LAYERS and graph_export.EXPORT_LAYERS disagree"
 
@@ -429,8 +433,15 @@ def _layer(kind, args, path: str) -> nn.Module:
         raise Unreadable(f"the {kind} self.{path} cannot be built with {checked}: {str(e)[:200]}") from None
 
 
-def _decode(value, names: set, depth: int = 0):
-    """A node's argument: plain values, node references (_Ref), containers and slices, all bounded."""
+def _decode(value, names: set, budget: list, depth: int = 0):
+    """A node's argument: plain values, node references (_Ref), containers and slices, all bounded.
+
+    `budget` counts the values read in the whole trace: a loaded result may share one list many
+    times over (pickle's memo), a tree far larger than the file.
+    """
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise Unreadable(f"its trace has more than {MAX_TRACE_VALUES:,} arguments")
     if depth > MAX_DEPTH:
         raise Unreadable("an argument is nested too deeply")
     if value is None or type(value) in (bool, float):
@@ -450,10 +461,10 @@ def _decode(value, names: set, depth: int = 0):
         if tag in ("tuple", "list") and isinstance(inner, list):
             if len(inner) > MAX_ITEMS:
                 raise Unreadable(f"an argument is a list of {len(inner)} items")
-            items = [_decode(v, names, depth + 1) for v in inner]
+            items = [_decode(v, names, budget, depth + 1) for v in inner]
             return tuple(items) if tag == "tuple" else _List(items)
         if tag == "slice" and isinstance(inner, list) and len(inner) == 3:
-            return _Slice(*(_decode(v, names, depth + 1) for v in inner))
+            return _Slice(*(_decode(v, names, budget, depth + 1) for v in inner))
         if tag == "ellipsis" and inner is True:
             return Ellipsis
         if tag == "dtype" and inner in _DTYPES:
@@ -513,7 +524,7 @@ def _graph(raw, modules: dict, tensors: set, unknown: dict) -> list[_Node]:
         raise Unreadable("its trace is missing")
     if len(raw["nodes"]) > MAX_NODES:
         raise Unreadable(f"its forward has {len(raw['nodes'])} steps, more than the grader runs ({MAX_NODES})")
-    nodes, names, refused, inputs = [], set(), [], 0
+    nodes, names, refused, inputs, budget = [], set(), [], 0, [MAX_TRACE_VALUES]
     for raw_node in raw["nodes"]:
         if not isinstance(raw_node, dict) or set(raw_node) != {"op", "name", "target", "args", "kwargs", "no_grad"}:
             raise Unreadable("a step of its trace is not of the expected form")
@@ -526,8 +537,8 @@ def _graph(raw, modules: dict, tensors: set, unknown: dict) -> list[_Node]:
         kwargs = _mapping(raw_node["kwargs"], f"the keyword arguments of {name}", 32)
         if any(not _NODE_NAME.match(k) or k == "out" for k in kwargs):
             raise Unreadable(f"the step {name} has keyword arguments the grader does not read")
-        node = _Node(op, name, target, tuple(_decode(a, names) for a in raw_node["args"]),
-                     {k: _decode(v, names) for k, v in kwargs.items()}, raw_node["no_grad"])
+        node = _Node(op, name, target, tuple(_decode(a, names, budget) for a in raw_node["args"]),
+                     {k: _decode(v, names, budget) for k, v in kwargs.items()}, raw_node["no_grad"])
         if op == "call_module" and target not in modules:
             kind = unknown.get(target) if isinstance(unknown, dict) else None
             what = f"nn.{kind}" if type(kind) is str and _NODE_NAME.match(kind) and len(kind) < 60 else "a layer"

@@ -181,7 +181,7 @@ class Decoder(nn.Module):
         self.fc = nn.Linear(nz, 16 * 7 * 7)
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
         self.conv = nn.Conv2d(16, 8, 3, padding=1)
-        self.out = nn.Conv2d(8, 1, 3, padding=1)
+        self.out = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(8, 1, 3))
 
     def forward(self, z):
         b = z.shape[0]
@@ -425,6 +425,16 @@ def _drop(d, name):
 ])
 def test_a_corrupted_description_is_refused_in_plain_words(honest, change, words):
     assert words in unreadable(corrupted(honest, change))
+
+
+def test_an_argument_that_shares_one_list_many_times_over_is_refused_quickly(honest):
+    # 5 levels of 256 references to one list: 256**5 items once unfolded, a few kilobytes in a result file
+    shared = 1
+    for _ in range(5):
+        shared = {"list": [shared] * 256}
+    started = time.perf_counter()
+    message = unreadable(corrupted(honest, lambda d: d["graphs"]["forward"]["nodes"][1]["kwargs"].update(x=shared)))
+    assert "more than 100,000 arguments" in message and time.perf_counter() - started < 5
 
 
 def test_an_attribute_other_than_shape_is_refused_when_run():

@@ -54,7 +54,8 @@ EXPORT_LAYERS = {
     "AvgPool2d": ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override"),
     "AdaptiveAvgPool2d": ("output_size",),
     "AdaptiveMaxPool2d": ("output_size", "return_indices"),
-    "ZeroPad2d": ("padding",),
+    "ZeroPad2d": ("padding",), "ConstantPad2d": ("padding", "value"), "ReflectionPad2d": ("padding",),
+    "ReplicationPad2d": ("padding",),
 }
 
 

@@ -51,18 +51,22 @@ def measure(run_probe, inputs) -> dict:
         torch.set_num_threads(threads)
 
 
-def _export(run_probe, inputs, nzs):
-    return run_probe("architecture", {"nzs": list(nzs), "images": inputs["images"][:2], "codes": inputs["codes"][:2]},
-                     seconds=60)
+def _export(run_probe, inputs, nzs, networks=tuple(NAMES)):
+    return run_probe("architecture", {"nzs": list(nzs), "networks": list(networks), "images": inputs["images"][:2],
+                                      "codes": inputs["codes"][:2]}, seconds=60)
+
+
+def _deferred(description) -> bool:
+    return isinstance(description, dict) and len(description) == 1 and description.get("deferred") is True
 
 
 def _measure(run_probe, inputs):
     networks, out = {}, {}
-    data = _export(run_probe, inputs, NZS)   # one probe; networks too large to share it come one nz at a time
+    data = _export(run_probe, inputs, NZS)   # one probe; a network too large to share it comes in a probe of its own
     for nz in NZS:
-        if any(data.get(f"{key}_{nz}") == {"deferred": True} for key in NAMES):
-            data.update(_export(run_probe, inputs, [nz]))
         for key, name in NAMES.items():
+            if _deferred(data.get(f"{key}_{nz}")):
+                data.update(_export(run_probe, inputs, [nz], [key]))
             networks[key, nz] = _attempt(lambda: rebuild(data.get(f"{key}_{nz}"), f"{name}({nz})"))
     for nz in NZS:
         encoder, decoder = networks["encoder", nz], networks["decoder", nz]

@@ -325,7 +325,8 @@ def export_bounded(descriptions):
     """The descriptions, or an error for each when their tensors would not fit in the probe's result."""
     total = sum(export_elements(d) for d in descriptions.values())
     if total > EXPORT_MAX_ELEMENTS:
-        message = (f"your networks hold {total:,} numbers in their weights, more than the grader reads "
+        message = (f"{'your networks hold' if len(descriptions) > 1 else 'it holds'} {total:,} numbers in "
+                   f"{'their' if len(descriptions) > 1 else 'its'} weights, more than the grader reads "
                    f"({EXPORT_MAX_ELEMENTS:,}): use fewer channels or smaller layers")
         return {key: {"error": message} for key in descriptions}
     return descriptions

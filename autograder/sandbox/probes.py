@@ -21,19 +21,21 @@ def _params(model):
 def architecture(student, inputs):
     """Encoder(nz) and Decoder(nz) of each nz as plain data (graph_export.py); the grader rebuilds and runs them.
 
-    Networks that would not fit in one result are left for another probe ({"deferred": True}).
+    A network that would not fit in this result beside the others is left for a probe of its own
+    ({"deferred": True}): inputs["networks"] says which of "encoder" and "decoder" to export.
     """
     out, total = {}, 0
     for nz in inputs["nzs"]:
-        pair = {"encoder": export_built(student, "Encoder", nz, {"forward": ("", inputs["images"])}),
-                "decoder": export_built(student, "Decoder", nz, {"forward": ("", inputs["codes"][:, :nz])})}
-        size = sum(export_elements(d) for d in pair.values())
-        if out and total + size > EXPORT_MAX_ELEMENTS:
-            pair = {key: {"deferred": True} for key in pair}
-        else:
-            total += size
-            pair = export_bounded(pair)
-        out.update({f"{key}_{nz}": description for key, description in pair.items()})
+        for key in inputs.get("networks", ("encoder", "decoder")):
+            name, example = ("Encoder", inputs["images"]) if key == "encoder" else ("Decoder", inputs["codes"][:, :nz])
+            description = export_built(student, name, nz, {"forward": ("", example)})
+            size = export_elements(description)
+            if out and total + size > EXPORT_MAX_ELEMENTS:
+                description = {"deferred": True}
+            else:
+                total += size
+                description = export_bounded({key: description})[key]
+            out[f"{key}_{nz}"] = description
     return out
 
 

@@ -23,7 +23,7 @@ import copy
 import math
 import operator
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -334,9 +334,6 @@ _HINTS = {
     "item": "it turns a tensor into a Python number, which the grader cannot follow: keep tensors (x.size(0) for sizes)",
     "tolist": "it turns a tensor into Python numbers, which the grader cannot follow: keep tensors",
     "numpy_method": "it leaves torch: keep tensors",
-    "to": "move the whole model with model.to(device) instead of moving tensors inside forward",
-    "cuda": "move the whole model with model.to(device) instead of moving tensors inside forward",
-    "cpu": "move the whole model with model.to(device) instead of moving tensors inside forward",
 }
 _GENERIC_HINT = ("write forward with the layers of torch.nn and torch operations such as torch.flatten, torch.cat, "
                  "x.view(...), F.relu or torch.sigmoid")
@@ -576,7 +573,9 @@ def _tensors_in(value):
 
 def _check_value(value, depth=0):
     """A node's result must be a tensor, a number or a short tuple of them (a number of bounded size)."""
-    if isinstance(value, torch.Tensor) or value is None or type(value) in (bool, float) or (isinstance(value, dict) and not value):
+    if isinstance(value, torch.Tensor) or value is None or type(value) in (bool, float):
+        return
+    if isinstance(value, dict) and not value:   # the **kwargs of a forward
         return
     if type(value) is int:
         if abs(value) > MAX_INT:

@@ -515,14 +515,22 @@ class _Node:
     no_grad: bool
 
 
-def _graph(raw, modules: dict, tensors: set, unknown: dict) -> list[_Node]:
-    """The nodes of one trace, every target checked against what the grader runs (raises Unreadable)."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("nodes"), list):
+def _graph(raw, modules: dict, tensors: set, unknown: dict) -> tuple[list[_Node], list[_Node]]:
+    """The nodes of one trace in train mode and in eval mode (the same when forward ignores self.training)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("nodes"), list) or not set(raw) <= {"nodes", "eval_nodes"}:
         raise Unreadable("its trace is missing")
-    if len(raw["nodes"]) > MAX_NODES:
-        raise Unreadable(f"its forward has {len(raw['nodes'])} steps, more than the grader runs ({MAX_NODES})")
+    train = _nodes(raw["nodes"], modules, tensors, unknown)
+    return train, (_nodes(raw["eval_nodes"], modules, tensors, unknown) if "eval_nodes" in raw else train)
+
+
+def _nodes(raw_nodes, modules: dict, tensors: set, unknown: dict) -> list[_Node]:
+    """The nodes of one trace, every target checked against what the grader runs (raises Unreadable)."""
+    if not isinstance(raw_nodes, list):
+        raise Unreadable("its trace is missing")
+    if len(raw_nodes) > MAX_NODES:
+        raise Unreadable(f"its forward has {len(raw_nodes)} steps, more than the grader runs ({MAX_NODES})")
     nodes, names, refused, inputs, budget = [], set(), [], 0, [MAX_TRACE_VALUES]
-    for raw_node in raw["nodes"]:
+    for raw_node in raw_nodes:
         if not isinstance(raw_node, dict) or set(raw_node) != {"op", "name", "target", "args", "kwargs", "no_grad"}:
             raise Unreadable("a step of its trace is not of the expected form")
         op, name = raw_node["op"], _text(raw_node["name"], "a step's name", 100)
@@ -650,7 +658,7 @@ class Network:
         """The output of trace `graph` on input `x`, in train or eval mode (raises Unreadable)."""
         if graph not in self._graphs:
             raise Unreadable(self._errors.get(graph, f"{self.who}: the grader received no trace of its forward"))
-        nodes = self._graphs[graph]
+        nodes = self._graphs[graph][0 if train else 1]
         self._meta.module.train(train)
         self._real.module.train(train)
         try:

@@ -244,7 +244,37 @@ class Decoder(nn.Module):
         return nn.Sigmoid()(self.fc(z) / temperature).view(-1, *self.shape).type_as(z)
 '''
 
-HONEST = {"reference": REFERENCE, "quirks": QUIRKS, "explicit_layers": EXPLICIT_LAYERS, "helper_modules": HELPER_MODULES, "mlp": MLP,
+ASSORTED = '''
+from collections import OrderedDict
+
+
+class Encoder(nn.Sequential):
+    """An nn.Sequential subclass with named layers, inplace activations, assorted layers; self.training in forward."""
+    def __init__(self, nz):
+        super().__init__(OrderedDict([
+            ("conv1", nn.Conv2d(1, 8, 3, padding=1)), ("gn", nn.GroupNorm(2, 8)), ("act1", nn.ReLU(inplace=True)),
+            ("pool", nn.MaxPool2d(3, stride=2, ceil_mode=True)),
+            ("conv2", nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False)), ("inorm", nn.InstanceNorm2d(16, affine=True)),
+            ("act2", nn.PReLU(16)), ("gap", nn.AdaptiveAvgPool2d(1)), ("flat", nn.Flatten()),
+            ("ln", nn.LayerNorm(16)), ("act3", nn.Mish()), ("fc", nn.Linear(16, nz)),
+        ]))
+
+
+class Decoder(nn.Module):
+    def __init__(self, nz):
+        super().__init__()
+        self.fc = nn.Sequential(nn.Linear(nz, 64), nn.BatchNorm1d(64), nn.Softplus(), nn.Linear(64, 32 * 7 * 7),
+                                nn.Hardswish(), nn.Unflatten(1, (32, 7, 7)))
+        self.up = nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1)
+        self.out = nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1)
+
+    def forward(self, z):
+        h = F.dropout(self.fc(z), 0.1, self.training)
+        h = F.leaky_relu(self.up(h), 0.1, inplace=True)
+        return (torch.tanh(self.out(h)) + 1) / 2
+'''
+
+HONEST = {"reference": REFERENCE, "quirks": QUIRKS, "assorted": ASSORTED, "explicit_layers": EXPLICIT_LAYERS, "helper_modules": HELPER_MODULES, "mlp": MLP,
           "upsampling": UPSAMPLING, "wide": WIDE}
 
 

@@ -263,8 +263,9 @@ def _gx_trace_message(error):
 def export_network(root, graphs, namespace):
     """`root` as plain data, with a trace per entry of `graphs` ({name: (submodule path, example input)}).
 
-    Returns {"modules", "unknown", "tensors", "kinds", "graphs", "errors"}: a graph that could not
-    be traced has an entry in errors instead (plain words for the student).
+    Returns {"modules", "unknown", "tensors", "kinds", "graphs", "errors"}: each graph is traced in
+    train mode ("nodes") and, when forward reads self.training, in eval mode too ("eval_nodes"); a
+    graph that could not be traced has an entry in errors instead (plain words for the student).
     """
     modules, unknown = {}, {}
     for name, module in root.named_modules():
@@ -283,11 +284,17 @@ def export_network(root, graphs, namespace):
     for graph_name, (path, example) in graphs.items():
         submodule = root.get_submodule(path) if path else root
         prefix = paths[id(submodule)] + "." if paths[id(submodule)] else ""
-        try:
+        try:   # in train mode and in eval mode: forward may read self.training (F.dropout(x, p, self.training))
+            submodule.train()
             nodes, get_attrs = _gx_trace(submodule, example, prefix, namespace)
+            submodule.eval()
+            eval_nodes, eval_attrs = _gx_trace(submodule, example, prefix, namespace)
         except Exception as e:
             errors[graph_name] = _gx_trace_message(e)
             continue
+        finally:
+            submodule.train()
+        get_attrs.update(eval_attrs)
         for target, value in get_attrs.items():
             if target not in tensors:
                 if not isinstance(value, torch.Tensor):
@@ -295,7 +302,7 @@ def export_network(root, graphs, namespace):
                     break
                 tensors[target], kinds[target] = value.detach().clone(), "constant"
         else:
-            out_graphs[graph_name] = {"nodes": nodes}
+            out_graphs[graph_name] = {"nodes": nodes} if eval_nodes == nodes else {"nodes": nodes, "eval_nodes": eval_nodes}
     return {"format": "fx-1", "modules": modules, "unknown": unknown, "tensors": tensors, "kinds": kinds,
             "graphs": out_graphs, "errors": errors}
 

@@ -19,6 +19,7 @@ import operator
 import torch
 import torch.fx
 import torch.nn as nn
+import torch.nn.utils.parametrize
 
 EXPORT_MAX_ELEMENTS = 15_000_000   # the tensors of one probe's networks (its result file holds at most 64 MiB)
 
@@ -279,6 +280,15 @@ def export_network(root, graphs, namespace):
         tensors[name], kinds[name] = p.detach().clone(), "parameter"
     for name, b in root.named_buffers():
         tensors[name], kinds[name] = b.detach().clone(), "buffer"
+    for name in modules:   # a parametrized layer (weight_norm, spectral_norm) is exported with its current weights
+        module = root.get_submodule(name)
+        if torch.nn.utils.parametrize.is_parametrized(module):
+            prefix = f"{name}." if name else ""
+            for tensor_name in list(module.parametrizations):
+                for key in [k for k in tensors if k.startswith(f"{prefix}parametrizations.{tensor_name}.")]:
+                    del tensors[key], kinds[key]
+                tensors[prefix + tensor_name] = getattr(module, tensor_name).detach().clone()
+                kinds[prefix + tensor_name] = "parameter"
     paths = {id(m): name for name, m in root.named_modules()}
     out_graphs, errors = {}, {}
     for graph_name, (path, example) in graphs.items():

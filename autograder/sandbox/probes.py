@@ -71,11 +71,13 @@ def train_autoencoder(student, inputs):
 
 
 def sample_prior(student, inputs):
+    """The student's sample_prior on a decoder the grader can invert (networks._InvertibleDecoder), and on its Decoder."""
     sample = student["sample_prior"]
-    decoder = _Identity784()
-    a = sample(decoder, inputs["n"], 784, generator=torch.Generator().manual_seed(inputs["seed"]))
-    b = sample(decoder, inputs["n"], 784, generator=torch.Generator().manual_seed(inputs["seed"]))
-    c = sample(decoder, inputs["n"], 784, generator=torch.Generator().manual_seed(inputs["seed"] + 1))
+    decoder = _InvertibleDecoder(inputs["basis"], inputs["scale"], inputs["shift"])
+    nz = inputs["basis"].shape[1]
+    a = sample(decoder, inputs["n"], nz, generator=torch.Generator().manual_seed(inputs["seed"]))
+    b = sample(decoder, inputs["n"], nz, generator=torch.Generator().manual_seed(inputs["seed"]))
+    c = sample(decoder, inputs["n"], nz, generator=torch.Generator().manual_seed(inputs["seed"] + 1))
     real = sample(student["Decoder"](inputs["nz"]), 5, inputs["nz"])
     return {"a": a.detach(), "b": b.detach(), "c": c.detach(), "requires_grad": a.requires_grad,
             "real_shape": list(real.shape)}

@@ -192,25 +192,23 @@ def vae_regime(student, inputs):
 
 
 def interpolation(student, inputs):
-    """The student's interpolate on a real AutoEncoder and VAE whose networks are the fixed ones above.
+    """The student's interpolate on a real AutoEncoder and VAE whose networks are the grader's fixed ones.
 
     An untrained network decodes almost linearly, so a path blended in pixel space would pass
-    for a path in latent space; these networks tell them apart, and isolate interpolate from
-    the student's architecture.
+    for a path in latent space; these networks (networks._CodeEncoder, _CurvedDecoder, with the
+    grader's weights) tell them apart, and isolate interpolate from the student's architecture.
+    Only the paths go back: the grader decodes the expected path itself.
     """
     out = {}
     nz = inputs["nz"]
     for kind, code_size in (("AutoEncoder", nz), ("VAE", 2 * nz)):
-        torch.manual_seed(inputs["seed"])
         model = student[kind](nz)
         model.encoder, model.decoder = _CodeEncoder(code_size), _CurvedDecoder(nz)
+        model.encoder.load_state_dict(inputs["networks"][kind]["encoder"])
+        model.decoder.load_state_dict(inputs["networks"][kind]["decoder"])
         model.eval()
         path = student["interpolate"](model, inputs["start"], inputs["end"], inputs["steps"])
-        with torch.no_grad():
-            codes = model.encoder(torch.stack([inputs["start"], inputs["end"]]))[:, :nz]
-            weights = torch.linspace(0, 1, inputs["steps"]).unsqueeze(1)
-            expected = model.decoder((1 - weights) * codes[0] + weights * codes[1])
-        out[f"path_{kind}"], out[f"expected_{kind}"] = path.detach(), expected
+        out[f"path_{kind}"] = path.detach()
     return out
 
 

@@ -2,9 +2,10 @@
 
     python -m autograder.calibrate [--seeds 20]
 
-For every seed it runs the same probes as the hidden checks (the auto-encoder loop, and the
-grader's VAE training at beta = 0, beta = 10 and the reference's best_beta), then prints each
-threshold next to the minimum and maximum observed, and the margin of the worst seed. A
+For every seed it runs the same probes as the hidden checks (the auto-encoder and VAE loops,
+and the grader's VAE training at beta = 0, beta = 10 and the reference's best_beta), measures
+their returned weights with the checks' own functions (regimes.measure_loop, regimes.measure),
+then prints each threshold next to the minimum and maximum observed, and the margin of the worst seed. A
 threshold is safe when every seed passes with room to spare; record the margins next to the
 thresholds in autograder/checks/regimes.py. The beta = 0 checks retry on further seeds
 (regimes.BETA0_ATTEMPTS); the last line says from how many starting seeds every retry misses.
@@ -27,17 +28,25 @@ from autograder.data import grading_subset
 from autograder.extract import student_code
 
 PROBES = probe_source()
+RUNS = ("ae", "vae", "beta0", "beta10", "tuned")
 
 # (quantity, run, direction, threshold): "<" means the reference must stay below the threshold.
 THRESHOLDS = [
-    ("AE loop: end/start loss ratio", "ae", "ratio", "<", R.LOOP_MAX_END_START_RATIO),
+    ("AE loop: first loss / grader's, low", "ae", "first_ratio", ">", R.AE_LOGGED_LOSS_BAND[0]),
+    ("AE loop: first loss / grader's, high", "ae", "first_ratio", "<", R.AE_LOGGED_LOSS_BAND[1]),
+    ("AE loop: last loss / grader's, low", "ae", "last_ratio", ">", R.AE_LOGGED_LOSS_BAND[0]),
+    ("AE loop: last loss / grader's, high", "ae", "last_ratio", "<", R.AE_LOGGED_LOSS_BAND[1]),
+    ("AE loop: loss after / before", "ae", "ratio", "<", R.AE_LOOP_MAX_RATIO),
+    ("VAE loop: objective after / before", "vae", "ratio", "<", R.VAE_LOOP_MAX_RATIO),
     ("beta=0: KL (nats)", "beta0", "kl", ">", R.BETA0_MIN_KL),
     ("beta=0: mean posterior sigma", "beta0", "sigma", "<", R.BETA0_MAX_SIGMA),
     ("beta=0: rec SSE / mean-image SSE", "beta0", "rec_ratio", "<", R.BETA0_MAX_REC_RATIO),
     ("beta=10: KL (nats)", "beta10", "kl", "<", R.BETA10_MAX_KL),
     ("beta=10: active units", "beta10", "active", "<=", R.BETA10_MAX_ACTIVE_UNITS),
-    ("beta=10: rec SSE / mean-image SSE", "beta10", "rec_ratio", ">", R.BETA10_MIN_REC_RATIO),
+    ("beta=10: rec SSE / mean-image SSE, low", "beta10", "rec_ratio", ">", R.BETA10_REC_RATIO_RANGE[0]),
+    ("beta=10: rec SSE / mean-image SSE, high", "beta10", "rec_ratio", "<", R.BETA10_REC_RATIO_RANGE[1]),
     ("beta=10: pixel std of prior samples", "beta10", "sample_std", "<", R.BETA10_MAX_SAMPLE_STD),
+    ("beta=10: samples' mean vs mean image", "beta10", "sample_mean_error", "<", R.BETA10_MAX_SAMPLE_MEAN_ERROR),
     ("tuned: KL (nats), low end", "tuned", "kl", ">", R.TUNED_KL_RANGE[0]),
     ("tuned: KL (nats), high end", "tuned", "kl", "<", R.TUNED_KL_RANGE[1]),
     ("tuned: active units", "tuned", "active", ">=", R.TUNED_MIN_ACTIVE_UNITS),
@@ -49,6 +58,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2, help="probes run at once, one torch thread each")
+    parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS), help="calibrate only these runs")
     args = parser.parse_args()
 
     code = student_code(notebooks.read(SOURCE_NOTEBOOK), notebooks.read(RELEASE_NOTEBOOK)).source
@@ -64,16 +74,21 @@ def main() -> None:
         return outcome.data
 
     def one_run(seed: int, run: str) -> tuple[int, str, dict]:
-        if run == "ae":
-            out = run_probe("train_autoencoder", {"images": data["train"][:512], "nz": 16, "epochs": 3, "lr": 1e-3,
-                                                  "batch_size": 64, "seed": seed})
-            losses = out["losses"]
-            return seed, run, {"ratio": (losses[-3:].mean() / losses[:3].mean()).item()}
+        if run in ("ae", "vae"):
+            settings = {**(R.AE_LOOP if run == "ae" else R.VAE_LOOP), "seed": seed}
+            out = run_probe("train_autoencoder" if run == "ae" else "train_vae",
+                            {"images": data["train"][:R.LOOP_IMAGES], **settings})
+            m = R.measure_loop(run, out, data["train"], settings)
+            values = {"ratio": m["ratio"]}
+            if run == "ae":
+                values["first_ratio"] = out["losses"][0].item() / m["first_batch"]
+                values["last_ratio"] = out["losses"][-1].item() / m["last_batch"]
+            return seed, run, values
         beta, iterations = {"beta0": (0.0, R.ITERATIONS["beta0"]), "beta10": (10.0, R.ITERATIONS["beta10"]),
                             "tuned": (best_beta, R.ITERATIONS["tuned"])}[run]
         return seed, run, R.measure(run_probe, data["train"], data["test"], beta, iterations, seed=seed)
 
-    jobs = [(seed, run) for seed in range(args.seeds) for run in ("ae", "beta0", "beta10", "tuned")]
+    jobs = [(seed, run) for seed in range(args.seeds) for run in args.runs]
     observed: dict[str, dict[str, list[float]]] = {}
     with ThreadPoolExecutor(args.workers) as pool:
         for seed, run, values in pool.map(lambda job: one_run(*job), jobs):
@@ -84,6 +99,8 @@ def main() -> None:
     print(f"\nReference solution (best_beta = {best_beta:g}) over {args.seeds} seeds:")
     print(f"{'quantity':38s} {'rule':>10s} {'min':>10s} {'median':>10s} {'max':>10s}  worst-case margin")
     for name, run, key, direction, threshold in THRESHOLDS:
+        if run not in observed:
+            continue
         values = observed[run][key]
         worst = max(values) if direction in ("<", "<=") else min(values)
         ok = {"<": worst < threshold, "<=": worst <= threshold, ">": worst > threshold, ">=": worst >= threshold}[direction]
@@ -91,6 +108,8 @@ def main() -> None:
         print(f"{name:38s} {direction + ' ' + format(threshold, 'g'):>10s} {min(values):10.4g} "
               f"{statistics.median(values):10.4g} {max(values):10.4g}  {margin:+.4g} {'ok' if ok else 'FAILS'}")
 
+    if "beta0" not in observed:
+        return
     beta0 = [dict(zip(observed["beta0"], values)) for values in zip(*observed["beta0"].values())]
     reached = [R.beta0_regime_reached(m) for m in beta0]
     missed = [seed for seed in range(args.seeds)

@@ -22,6 +22,11 @@ def kl_to_prior(q: torch.Tensor, nz: int) -> torch.Tensor:
     return kl_normal(mu, log_sigma, torch.zeros_like(mu), torch.zeros_like(mu)).sum(1).mean()
 
 
+def deterministic_vae_loss(x: torch.Tensor, q: torch.Tensor, rec_of_mean: torch.Tensor, nz: int, beta: float) -> torch.Tensor:
+    """The course's VAE loss without sampling: the reconstruction of the posterior mean, plus beta times the KL of q."""
+    return sse_per_image(x, rec_of_mean) + beta * kl_to_prior(q, nz)
+
+
 def active_units(q: torch.Tensor, nz: int, threshold: float = 0.01) -> int:
     """Latent units whose posterior mean varies across images (Var over x of mu > threshold)."""
     return int((q[:, :nz].var(dim=0) > threshold).sum())

@@ -4,13 +4,16 @@ import math
 import pytest
 
 from autograder.checks import regimes as R
+from autograder.checks import results
 
 
 @pytest.fixture(scope="module")
 def beta(run_probe):
     out = run_probe("best_beta", {})
-    assert out["is_number"], f"best_beta should be a number set after tuning, got a {out['type']}."
-    value = out["value"]
+    kind = results.plain(out, "type", str, "the type of best_beta")
+    assert results.plain(out, "is_number", bool, "whether best_beta is a number"), (
+        f"best_beta should be a number set after tuning, got a {kind}.")
+    value = results.plain(out, "value", float, "the value of best_beta")
     assert math.isfinite(value) and 0 < value <= 1000, f"best_beta should be a positive number, got {value}."
     return value
 

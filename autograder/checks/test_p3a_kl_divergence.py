@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from autograder.checks import results
 from autograder.reference import kl_normal
 
 _g = torch.Generator().manual_seed(31)
@@ -22,10 +23,10 @@ def out(run_probe):
 
 
 def _values(out, name):
-    value = out[name]
-    assert value.shape == CASES[name][0].shape, (
-        f"kl_divergence should work elementwise: inputs of shape {list(CASES[name][0].shape)} gave {list(value.shape)}.")
-    return value
+    shape = list(CASES[name][0].shape)
+    value = results.tensor(out, name, finite=False, what=f"the KL of the case {name!r}")
+    assert list(value.shape) == shape, f"kl_divergence should work elementwise: inputs of shape {shape} gave {list(value.shape)}."
+    return results.tensor(out, name, shape, what=f"kl_divergence's value on inputs of shape {shape}")
 
 
 @pytest.mark.prerequisite
@@ -74,4 +75,10 @@ def test_kl_agrees_with_torch_distributions_on_random_inputs(out):
     assert worst < 1e-4 * (1 + expected.abs().max().item()), (
         f"On random inputs your KL differs from torch.distributions.kl_divergence by up to {worst:.4f}. "
         "Are log_sigma values used as log standard deviations (not variances, not sigmas)?")
-    assert out["grad_mu1"].shape == value.shape and out["grad_mu1"].abs().sum() > 0, "Gradients do not flow through kl_divergence."
+    grad = results.tensor(out, "grad_mu1", finite=False, what="the gradient of the KL with respect to mu1")
+    mu1, _, mu2, log_sigma2 = CASES["random"]
+    expected_grad = (mu1 - mu2) * torch.exp(-2 * log_sigma2)   # d KL / d mu1 = (mu1 - mu2) / sigma2^2
+    assert grad.shape == value.shape and torch.isfinite(grad).all() and grad.abs().sum() > 0, (
+        "Gradients do not flow through kl_divergence.")
+    assert torch.allclose(grad, expected_grad, rtol=1e-3, atol=1e-4), (
+        "The gradient of your KL with respect to mu1 is not (mu1 - mu2) / sigma2^2: is a part of it detached or computed without torch?")

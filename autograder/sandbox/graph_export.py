@@ -22,6 +22,7 @@ import torch.nn as nn
 import torch.nn.utils.parametrize
 
 EXPORT_MAX_ELEMENTS = 15_000_000   # the tensors of one probe's networks (its result file holds at most 64 MiB)
+EXPORT_MAX_VALUES = 30_000         # the plain values describing them (the runner reads a bounded structure)
 
 # The layers the grader rebuilds, and the constructor arguments read back from their attributes
 # ("bias" means: has a bias). autograder/architecture.py validates each one.
@@ -319,6 +320,15 @@ def export_network(root, graphs, namespace):
 
 def export_elements(description):
     return sum(t.numel() for t in description.get("tensors", {}).values())
+
+
+def export_values(value):
+    """How many plain values (dict entries, list items) describe `value`: what the runner counts."""
+    if isinstance(value, dict):
+        return 1 + sum(export_values(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return 1 + sum(export_values(v) for v in value)
+    return 1
 
 
 def export_built(student, class_name, nz, graphs):

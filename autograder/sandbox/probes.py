@@ -20,16 +20,16 @@ def architecture(student, inputs):
     A network that would not fit in this result beside the others is left for a probe of its own
     ({"deferred": True}): inputs["networks"] says which of "encoder" and "decoder" to export.
     """
-    out, total = {}, 0
+    out, total, values = {}, 0, 0
     for nz in inputs["nzs"]:
         for key in inputs.get("networks", ("encoder", "decoder")):
             name, example = ("Encoder", inputs["images"]) if key == "encoder" else ("Decoder", inputs["codes"][:, :nz])
             description = export_built(student, name, nz, {"forward": ("", example)})
-            size = export_elements(description)
-            if out and total + size > EXPORT_MAX_ELEMENTS:
+            size, count = export_elements(description), export_values(description)
+            if out and (total + size > EXPORT_MAX_ELEMENTS or values + count > EXPORT_MAX_VALUES):
                 description = {"deferred": True}
             else:
-                total += size
+                total, values = total + size, values + count
                 description = export_bounded({key: description})[key]
             out[f"{key}_{nz}"] = description
     return out

@@ -36,6 +36,7 @@ from .course import NOTEBOOK, Course, prepare
 from .repair import check
 from .run_checks import UNCONFINED_NOTE, autograded_points
 from .sandbox import policy
+from .sandbox.runner import remove_tree
 
 
 @dataclass
@@ -209,8 +210,8 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
     # One student per core: a grading is single-threaded but for its hidden checks (two pytest workers), and
     # on 2 cores two students at once cost 0.66x per student what one alone costs (autograder.benchmark_class).
     workers = workers or os.cpu_count() or 1
-    with tempfile.TemporaryDirectory(prefix="vae-class-") as work:
-        work = Path(work)
+    work = Path(tempfile.mkdtemp(prefix="vae-class-"))
+    try:
         template = grade_student.make_template_gradebook(work)
 
         def one(item):
@@ -230,7 +231,7 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
                     _clear_previous(course, report.student)
                     _record_ungradable(course, report.student)
                 _finish(course, manifest, report, result)
-                shutil.rmtree(graded.scratch, ignore_errors=True)
+                remove_tree(graded.scratch)   # probes and kernels wrote in it
             return report
 
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -238,6 +239,8 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
             for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="student",
                                disable=not progress):
                 future.result()
+    finally:
+        remove_tree(work)
 
 
 def _finish(course: Course, manifest: _Manifest, report: StudentReport, result: ClassReport) -> None:

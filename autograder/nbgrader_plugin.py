@@ -12,6 +12,8 @@
 """
 from __future__ import annotations
 
+import json
+
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
@@ -23,10 +25,25 @@ from assignment.paths import RELEASE_NOTEBOOK
 from .sandbox.kernel import ConfinedKernelManager, Sandbox
 
 
+MAX_KERNEL_OUTPUT_BYTES = 64 * 2**20   # what the kernel may send as outputs, all cells together
+
+
 class ExecuteUntilStuck(Execute):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", ConfinedKernelManager)   # nbgrader's own default is unconfined
         super().__init__(*args, **kwargs)
+
+    # The kernel's messages are untrusted too: nbgrader keeps every output in memory and writes them all,
+    # so outputs beyond a total are dropped here, and display updates (one small message that would be
+    # copied into every earlier output with the same display id) are ignored.
+    def output(self, outs, msg, display_id, cell_index):
+        self._output_bytes = getattr(self, "_output_bytes", 0) + len(json.dumps(msg.get("content", {}), default=str))
+        if self._output_bytes > MAX_KERNEL_OUTPUT_BYTES:
+            return None
+        return super().output(outs, msg, None, cell_index)
+
+    def _update_display_id(self, display_id, msg):
+        return None
 
     def preprocess_cell(self, cell, resources, index):
         if getattr(self, "_stuck", None) and cell.cell_type == "code":
@@ -44,7 +61,7 @@ class ExecuteUntilStuck(Execute):
         return cell, resources
 
     def preprocess(self, nb, resources=None, km=None):
-        self._stuck = None
+        self._stuck, self._output_bytes = None, 0
         try:
             return super().preprocess(nb, resources, km)
         except DeadKernelError:   # raised again while shutting the dead kernel down
@@ -62,8 +79,9 @@ class HiddenChecks(NbGraderPreprocessor):
                 continue
             report = grade.report()
             raised = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-            if raised:
-                report += f"\n  (In your notebook this cell raised {raised[0].ename}: {raised[0].evalue})"
+            if raised:   # on one line: what the kernel sent must not pass for a line of the report
+                said = " ".join(f"{raised[0].ename}: {raised[0].evalue}"[:300].split())
+                report += f"\n  (In your notebook this cell raised {said})"
             cell.outputs = [new_output("stream", name="stdout", text=report + "\n"),
                             new_output("execute_result", data={"text/plain": f"{grade.score:g}"},
                                        execution_count=cell.get("execution_count"))]

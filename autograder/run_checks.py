@@ -23,6 +23,7 @@ from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT
 
 from .extract import student_code
 from .sandbox.limits import TRUSTED_CHECKS_MEMORY_BYTES
+from .sandbox.runner import remove_tree
 
 CHECKS_DIR = Path(__file__).parent / "checks"
 WHOLE_RUN_SECONDS = 900   # a safety net: each probe has its own, much smaller, limit
@@ -79,7 +80,9 @@ def autograded_points(release: NotebookNode) -> dict[str, float]:
 
 def _trusted_memory_limit() -> None:
     """The checks load what probes return: a result that claims to be huge fails its check, not the machine."""
-    resource.setrlimit(resource.RLIMIT_DATA, (TRUSTED_CHECKS_MEMORY_BYTES, TRUSTED_CHECKS_MEMORY_BYTES))
+    hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+    soft = TRUSTED_CHECKS_MEMORY_BYTES if hard == resource.RLIM_INFINITY else min(TRUSTED_CHECKS_MEMORY_BYTES, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (soft, soft))
 
 
 def run_hidden_checks(code: str, workdir: Path, grade_ids: set[str] | None = None, unconfined: bool = False) -> list[dict]:
@@ -111,12 +114,15 @@ def grade_notebook(submission: NotebookNode, release: NotebookNode | None = None
     notes = [f"the solution cell {gid} is missing from the notebook" for gid in extracted.missing_cells]
     notes += [f"the solution cell {gid} does not parse ({why}); its code was left out"
               for gid, why in extracted.unparsable_cells.items()]
-    with tempfile.TemporaryDirectory(prefix="vae-grading-") as scratch:
-        for record in run_hidden_checks(extracted.source, Path(scratch), grade_ids, unconfined):
+    scratch = Path(tempfile.mkdtemp(prefix="vae-grading-"))
+    try:
+        for record in run_hidden_checks(extracted.source, scratch, grade_ids, unconfined):
             grade = grades.get(record["grade_id"])
-            if grade is not None:
-                grade.checks.append(CheckResult(record["check"], record["doc"], record["passed"], record["message"],
-                                                record.get("prerequisite", False)))
+            if grade is not None:   # one line each: a message cannot pass for another line of the report
+                grade.checks.append(CheckResult(record["check"], record["doc"], record["passed"],
+                                                " ".join(record["message"].split()), record.get("prerequisite", False)))
+    finally:
+        remove_tree(scratch)   # the probes wrote in it
     if unconfined:
         notes.append(UNCONFINED_NOTE)
     for grade in grades.values():

@@ -56,13 +56,23 @@ def escape_attempts(paths):
     out["a bind mount of /"] = _call(_libc.mount, b"/", b"/tmp", None, MS_BIND, None)
     out["unshare a user namespace"] = _call(_libc.unshare, CLONE_NEWUSER)
     out["unshare a mount namespace"] = _call(_libc.unshare, CLONE_NEWNS)
-    out["setns into PID 1's mount namespace"] = _call(_libc.setns, os.open("/proc/1/ns/mnt", os.O_RDONLY), 0)
+    for pid in ("1", "self"):
+        try:
+            namespace = os.open(f"/proc/{pid}/ns/mnt", os.O_RDONLY)
+        except OSError as e:
+            out[f"setns into /proc/{pid}'s mount namespace"] = f"refused ({errno.errorcode.get(e.errno, e.errno)})"
+        else:
+            out[f"setns into /proc/{pid}'s mount namespace"] = _call(_libc.setns, namespace, 0)
     out["chroot"] = _call(_libc.chroot, b"/tmp")
     for path in paths["read"]:
         out[f"read {path}"] = _python(lambda: open(path, "rb").read(1))
         out[f"list {path}"] = _python(lambda: os.listdir(path))
     for path in paths["write"]:
         out[f"write {path}"] = _python(lambda: open(path, "a").write("# planted by the student"))
+    for path in ("/proc/sys/kernel/core_pattern", "/proc/sysrq-trigger"):   # only asked: never written
+        out[f"may write {path}"] = "SUCCEEDED" if os.access(path, os.W_OK) else "refused"
+    out["terminals held"] = [t for t in (os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+                                        if os.path.exists(f"/proc/self/fd/{fd}")) if t.startswith(("/dev/pts", "/dev/tty"))]
     status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
     out["CapEff"], out["NoNewPrivs"], out["uid"] = status["CapEff"].strip(), status["NoNewPrivs"].strip(), os.getuid()
     out["processes visible"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
@@ -97,6 +107,7 @@ def assert_confined(report: dict, where: str, grader_files: dict) -> None:
               and not (k.startswith("list ") and "ENOTDIR" in v)]
     assert not absent, f"From {where}, these grader files exist for the student's code (even if unreadable): {absent}"
     assert len(report["processes visible"]) <= 3, f"From {where}, other processes are visible: {report['processes visible']}"
+    assert not report["terminals held"], f"From {where}, the code holds the grader's terminal: {report['terminals held']}"
     assert (Path(grader_files["course"]) / "gradebook.db").read_text() == "grades"
     assert not (Path(grader_files["course"]) / "planted.txt").exists()
 
@@ -156,3 +167,48 @@ def test_an_oversized_result_is_refused(tmp_path):
     outcome = run(code, "def call(student, inputs):\n    return {'y': student['f'](inputs['x'])}\n", "call",
                   {"x": torch.zeros(3)}, tmp_path / "scratch", ProbeLimits(seconds=30))
     assert outcome.status == "error" and "64 MiB" in outcome.message, outcome.message
+
+
+def test_a_probe_that_kills_the_server_and_plants_links_cannot_make_the_grader_write_through_them(tmp_path):
+    """The fallback after a failed probe server runs in a fresh folder: links the probe left are never followed."""
+    canary = tmp_path / "canary.txt"
+    canary.write_text("untouched")
+    code = ("import os, signal, time\n"
+            "def f(x):\n"
+            "    if os.path.exists('probe.py') and os.getpid() != 1:\n"
+            "        for name in ('submission.py', 'probe.py', 'inputs.pt', 'output.log'):\n"
+            "            try:\n                os.remove(name)\n            except OSError:\n                pass\n"
+            f"            os.symlink({str(canary)!r}, name)\n"
+            "        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):\n"
+            "            try:\n                os.kill(1, sig)\n            except OSError:\n                pass\n"
+            "        time.sleep(2)\n"
+            "    return x\n")
+    probe = "def call(student, inputs):\n    return {'y': student['f'](inputs['x'])}\n"
+    with ProbeServer(ProbeLimits(seconds=30)) as server:
+        outcome = server.run(code, probe, "call", {"x": torch.zeros(3)}, tmp_path / "probes" / "scratch")
+        again = server.run("def f(x):\n    return x + 1\n", probe, "call", {"x": torch.zeros(3)},
+                           tmp_path / "probes" / "scratch2")
+    assert canary.read_text() == "untouched", "The grader wrote through a link a probe planted"
+    assert again.ok and torch.equal(again.data["y"], torch.ones(3)), f"The server did not survive: {again.message}"
+
+
+def test_results_built_to_be_slow_or_huge_to_read_are_refused_quickly(tmp_path):
+    import time
+    for name, forged in [
+        ("shared references", "x = []\nfor _ in range(60):\n    x = [x, x]\nresult = {'y': x}"),
+        ("two million keys", "result = {'y': {str(i): i for i in range(2_000_000)}}"),
+        ("a compressed record", "result = None"),
+    ]:
+        code = ("import torch, zipfile, io\n" + forged + "\n_save = torch.save\n"
+                "def save(obj, f, *a, **k):\n"
+                "    if result is not None:\n        return _save(result, f)\n"
+                "    buffer = io.BytesIO(); _save({'y': torch.zeros(2**20)}, buffer)\n"
+                "    source = zipfile.ZipFile(buffer)\n"
+                "    with zipfile.ZipFile(f, 'w', zipfile.ZIP_DEFLATED) as out:\n"
+                "        for m in source.infolist():\n            out.writestr(m.filename, source.read(m))\n"
+                "torch.save = save\ndef f(x):\n    return x\n")
+        started = time.perf_counter()
+        outcome = run(code, "def call(student, inputs):\n    return {'y': student['f'](inputs['x'])}\n", "call",
+                      {"x": torch.zeros(3)}, tmp_path / name.replace(" ", "-"), ProbeLimits(seconds=60))
+        assert outcome.status == "error" and "refused" in outcome.message, f"{name}: {outcome.message}"
+        assert time.perf_counter() - started < 30, f"{name}: reading the results took {time.perf_counter() - started:.0f} s"

@@ -17,7 +17,7 @@ it; `--Sandbox.unconfined=True` is the grader's explicit choice to run without i
 from __future__ import annotations
 
 import os
-import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -28,6 +28,7 @@ from traitlets.config import Configurable
 
 from . import policy
 from .limits import KERNEL
+from .runner import remove_tree
 
 # Variables of the grader's environment that the notebook may see: fast mode, and its thread count.
 PASSED_TO_KERNEL = ("NBGRADER_EXECUTION", "VAE_FAST_MODE", "OMP_NUM_THREADS")
@@ -55,7 +56,10 @@ class ConfinedKernelManager(AsyncKernelManager):
         self.transport = "ipc"
         self.ip = str(self._sockets / "kernel")
         self.connection_file = str(self._sockets / "connection.json")
-        return await super()._async_pre_start_kernel(**kw)
+        command, kw = await super()._async_pre_start_kernel(**kw)
+        # Not the grader's terminal or log: the kernel could read what is typed, or forge lines there.
+        kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return command, kw
 
     @property
     def kernel_spec(self):
@@ -75,5 +79,5 @@ class ConfinedKernelManager(AsyncKernelManager):
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if self._sockets is not None and not restart:
-            shutil.rmtree(self._sockets, ignore_errors=True)
+            remove_tree(self._sockets)
             self._sockets = None

@@ -39,8 +39,8 @@ class ProbeLimits:
         return Limits(memory_bytes=self.memory_bytes, file_bytes=self.file_bytes, tmp_bytes=64 * MiB)
 
 
-# The grading process's own checks (pytest, in trusted code) load what probes return: a
-# result that claims to be huge must fail its check, not exhaust the machine.
+# The grading processes (nbgrader, which holds what the kernel sends, and the trusted checks,
+# which load what probes return): a flood must fail that student's grading, not the machine.
 TRUSTED_CHECKS_MEMORY_BYTES = 8 * GiB
 # The largest tensor a probe may hand back (the biggest honest one is 64 MiB less).
 MAX_RESULT_BYTES = 64 * MiB

@@ -68,8 +68,10 @@ def visible_paths() -> list[tuple[Path, Path]]:
     """
     from assignment.paths import REPO_ROOT
     hidden_above = [REPO_ROOT, Path.cwd()]   # never these folders, nor any folder holding them
+    from_environment = set(filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)))   # a person's choice
     named = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *site.getsitepackages(),
-             *(p for p in sys.path if p), Path(sys.executable).resolve().parent.parent, mnist_root()]
+             *(p for p in sys.path if p and p not in from_environment), Path(sys.executable).resolve().parent.parent,
+             mnist_root()]
     places = set()
     for name in named:
         path = Path(os.path.abspath(name))
@@ -111,6 +113,19 @@ def _system_binds() -> list[str]:
     return args
 
 
+# What of /proc writes to the machine, not to the sandbox: read-only, or the sandbox's uid, which is the
+# grader's, could change kernel settings when the grader is root (bubblewrap's own cover can fail silently).
+PROC_COVERED = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs", "/proc/acpi", "/proc/scsi",
+                "/proc/kcore", "/proc/kallsyms", "/proc/timer_list", "/proc/keys", "/proc/key-users")
+
+
+def _proc_covers() -> list[str]:
+    args = []
+    for path in PROC_COVERED:
+        args += ["--ro-bind-try", path, path]
+    return args
+
+
 def command(argv: Sequence[str], limits: Limits, *, writable: Sequence[Path] = (), env: Mapping[str, str] = {},
             cwd: str = "/tmp", pid1: bool = False) -> list[str]:
     """`argv` confined by the policy above, with `writable` (folders) its only writable places but /tmp.
@@ -125,7 +140,7 @@ def command(argv: Sequence[str], limits: Limits, *, writable: Sequence[Path] = (
             "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--disable-userns", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID),
             "--hostname", "sandbox", "--die-with-parent", "--new-session", "--clearenv",
-            *_system_binds(), "--proc", "/proc", "--dev", "/dev",
+            *_system_binds(), "--proc", "/proc", *_proc_covers(), "--dev", "/dev",
             "--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp",
             "--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/dev/shm"]
     for kind, source, place in binds:
@@ -154,7 +169,11 @@ def check() -> None:
         raise SandboxUnavailable("bubblewrap (`bwrap`) is not installed", FIX_NO_BWRAP)
     if shutil.which("prlimit") is None:
         raise SandboxUnavailable("`prlimit` (util-linux) is not installed", "install util-linux")
-    probe = command([sys.executable, "-c", "import os; assert os.getuid() == 65534"],
+    inside = ("import os\n"
+              "assert os.getuid() == 65534, 'not uid 65534'\n"
+              "writable = [p for p in ('/proc/sys/kernel', '/proc/sysrq-trigger', '/') if os.access(p, os.W_OK)]\n"
+              "assert not writable, f'{writable} writable'\n")
+    probe = command([sys.executable, "-c", inside],
                     Limits(memory_bytes=2**30, file_bytes=2**20, tmp_bytes=2**20))
     result = subprocess.run(probe, capture_output=True, text=True, stdin=subprocess.DEVNULL, env={"PATH": os.defpath})
     if result.returncode != 0:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import resource
 import select
 import signal
 import stat
@@ -27,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,10 +96,17 @@ _CHILD = _CHILD_BODY + "\n_run_probe(int(sys.argv[1]), sys.argv[2])\n"
 # ({"scratch", "entry", "threads", "memory", "files"}); answers {"pid"} then {"status"} on stdout.
 _SERVER = _CHILD_BODY + r'''
 import ctypes, resource, signal
+# A probe must not take over the server that outlives it: non-dumpable (no ptrace, no /proc/1/fd
+# for a process of the same user), and deaf to the signals it could send to its PID 1.
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE 0
+for _signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE):
+    signal.signal(_signal, signal.SIG_IGN)
 for _line in sys.stdin:
     _request = json.loads(_line)
     _pid = os.fork()
     if _pid == 0:
+        for _signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE):
+            signal.signal(_signal, signal.SIG_DFL)
         os.setsid()
         ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)   # PR_SET_PDEATHSIG: dies with the server
         resource.setrlimit(resource.RLIMIT_DATA, (_request["memory"], _request["memory"]))
@@ -170,10 +177,33 @@ def _command(limits: ProbeLimits, python: list[str], writable: Path, server: boo
 
 
 def _prepare(code: str, probe: str, inputs: dict, scratch: Path) -> None:
-    scratch.mkdir(parents=True, exist_ok=True)
-    (scratch / "submission.py").write_text(code, encoding="utf-8")
-    (scratch / "probe.py").write_text(probe, encoding="utf-8")
-    torch.save(inputs, scratch / "inputs.pt")
+    """Write the probe's files into `scratch`, an empty folder (made here if it does not exist).
+
+    Untrusted code may have run in the folder holding `scratch` (a probe server's), so nothing
+    here follows a link or writes over a file: every file is created anew in the folder opened
+    without following links.
+    """
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        scratch.mkdir()
+    except FileExistsError:
+        pass
+    folder = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        if os.listdir(folder):
+            raise RuntimeError(f"the probe's scratch folder {scratch} is not empty")
+
+        def create(name: str):
+            return os.fdopen(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644,
+                                     dir_fd=folder), "wb")
+        with create("submission.py") as f:
+            f.write(code.encode("utf-8"))
+        with create("probe.py") as f:
+            f.write(probe.encode("utf-8"))
+        with create("inputs.pt") as f:
+            torch.save(inputs, f)
+    finally:
+        os.close(folder)
 
 
 def run(code: str, probe: str, entry: str, inputs: dict, scratch: Path, limits: ProbeLimits = ProbeLimits()) -> Outcome:
@@ -183,11 +213,11 @@ def run(code: str, probe: str, entry: str, inputs: dict, scratch: Path, limits: 
     A ProbeServer does the same for many probes without starting Python and torch each time.
     """
     _prepare(code, probe, inputs, scratch)
-    log = scratch / "output.log"
     python = [sys.executable, "-I", "-c", _CHILD, str(limits.threads), entry]
     command, env = _command(limits, python, scratch)
     started = time.perf_counter()
-    with open(log, "wb") as out:
+    with os.fdopen(os.open(scratch / "output.log", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644),
+                   "wb") as out:
         child = subprocess.Popen(command, cwd=scratch, env=env, stdin=subprocess.DEVNULL,
                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                  preexec_fn=_die_with_parent)
@@ -225,12 +255,10 @@ class ProbeServer:
             self._server = None
 
     def _start(self, writable: Path) -> None:
-        home = Path(tempfile.mkdtemp(prefix="probe-server-"))
         command, env = _command(self.limits, [sys.executable, "-I", "-c", _SERVER], writable, server=True)
-        with open(home / "server.log", "wb") as log:
-            self._server = subprocess.Popen(command, cwd=writable, env=env, stdin=subprocess.PIPE,
-                                            stdout=subprocess.PIPE, stderr=log, start_new_session=True,
-                                            preexec_fn=_die_with_parent)
+        self._server = subprocess.Popen(command, cwd=writable, env=env, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
+                                        preexec_fn=_die_with_parent)
         self._writable = writable
         self._buffer = b""
 
@@ -241,10 +269,12 @@ class ProbeServer:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([self._server.stdout], [], [], remaining)[0]:
                 return None
-            chunk = os.read(self._server.stdout.fileno(), 4096)
+            chunk = os.read(self._server.stdout.fileno(), 65536)
             if not chunk:
                 raise ConnectionError("the probe server stopped")
             self._buffer += chunk
+            if len(self._buffer) > 4096:   # its messages are a few bytes: anything else is not the server
+                raise ConnectionError("the probe server sent something else than its messages")
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
 
@@ -253,7 +283,7 @@ class ProbeServer:
         """Like sandbox.run, in a child forked from the server (restarted if it has died)."""
         limits = limits or self.limits
         _prepare(code, probe, inputs, scratch)
-        writable = scratch.resolve().parent
+        writable = scratch.parent.resolve()
         if self._server is not None and self._writable != writable:
             self.close()   # a server can write only in the folder it was started for
         if self._server is None or self._server.poll() is not None:
@@ -272,11 +302,24 @@ class ProbeServer:
             if timed_out:   # stop the server and all it runs (a confined probe's pid means nothing out here)
                 self.close()
             returncode = finished["status"] if finished else None
-        except (ConnectionError, BrokenPipeError, ValueError):
+        except (ConnectionError, BrokenPipeError, ValueError, KeyError, TypeError):
             self.close()
-            return run(code, probe, entry, inputs, scratch, limits)   # fall back to a one-shot child
+            # Fall back to a one-shot child, in a fresh folder of the grader's own: the probe that made
+            # the server fail may have left links in its scratch folder, or replaced the folder itself.
+            fresh = Path(tempfile.mkdtemp(prefix="probe-retry-"))
+            try:
+                return run(code, probe, entry, inputs, fresh / "scratch", limits)
+            finally:
+                remove_tree(fresh)
         return _outcome(scratch, returncode, timed_out, time.perf_counter() - started,
                         _tail(scratch, "output.log"), limits)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder untrusted code wrote in, whatever it holds (Python 3.11's rmtree recurses, and a
+    folder nested 5,000 deep makes it raise RecursionError); links are removed, never followed."""
+    subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def wait_then_kill_group(child: subprocess.Popen, seconds: float) -> bool:
@@ -343,8 +386,8 @@ def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, ou
         try:
             with error_file:
                 error = json.loads(error_file.read(2**20))
-            kind, message = str(error["kind"]), str(error["message"])[:500]
-        except (ValueError, KeyError, TypeError):
+            kind, message = str(error["kind"]), " ".join(str(error["message"])[:500].split())
+        except (ValueError, KeyError, TypeError, RecursionError):
             return make("error", "the submission wrote over the grader's error report")
         if "MemoryError" in message or "DefaultCPUAllocator: can't allocate" in message:
             return make("memory", f"ran out of memory (limit {limits.memory_bytes / 2**30:g} GiB): {message}")
@@ -360,12 +403,14 @@ def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, ou
     if result_file is not None:
         try:
             with result_file:
+                problem = _unsafe_archive(result_file)
+                if problem:
+                    return make("error", f"the results of this check were refused: {problem}")
+                result_file.seek(0)
                 data = torch.load(result_file, weights_only=True)
-        except Exception as e:
+            problem = _invalid(data) if isinstance(data, dict) else "they are not of the expected form"
+        except Exception as e:   # RecursionError too: a pickle nested 200,000 deep
             return make("error", f"the results of this check could not be read safely ({type(e).__name__})")
-        if not isinstance(data, dict):
-            return make("error", "the results of this check are not of the expected form")
-        problem = _invalid(data)
         if problem:
             return make("error", f"the results of this check were refused: {problem}")
         return make("ok", "ran to the end", data)
@@ -377,6 +422,33 @@ def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, ou
 
 
 _PLAIN = (str, int, float, bool, type(None))
+# What torch.save writes and a check may use: real numbers on the CPU.
+_DTYPES = {torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.int16, torch.int32,
+           torch.int64, torch.uint8, torch.bool}
+MAX_PICKLE_BYTES = 2**20       # the structure of a probe's results (the tensors are stored beside it)
+MAX_NODES, MAX_DEPTH, MAX_STRING = 100_000, 16, 2**20
+
+
+def _unsafe_archive(file) -> str:
+    """Why the torch.save archive `file` must not be loaded, or "" when it may.
+
+    torch.load also reads compressed records, so a small file can expand to gigabytes, and a large
+    pickle can take minutes: only stored records are accepted, within the sizes the probe's limits allow.
+    """
+    try:
+        with zipfile.ZipFile(file) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return "they are not a torch.save archive"
+    if len(members) > 10_000:
+        return f"they hold {len(members)} records"
+    if any(m.compress_type != zipfile.ZIP_STORED for m in members):
+        return "they hold compressed records (torch.save writes none)"
+    if sum(m.file_size for m in members) > MAX_RESULT_BYTES + MAX_PICKLE_BYTES:
+        return "they are larger than a probe may hand back"
+    if any(m.filename.endswith("data.pkl") and m.file_size > MAX_PICKLE_BYTES for m in members):
+        return "their structure is larger than any check's results"
+    return ""
 
 
 def _invalid(data, where: str = "the results") -> str:
@@ -384,22 +456,41 @@ def _invalid(data, where: str = "the results") -> str:
 
     A probe's results are loaded without unpickling objects, but a tensor can still claim more than
     it holds: a zero-stride view stands for a huge tensor with 4 bytes of storage, and arithmetic on
-    it would make the grader allocate the huge one. Every tensor must be a plain tensor, contiguous,
-    whose storage holds all its elements, and no larger than MAX_RESULT_BYTES.
+    it would make the grader allocate the huge one. Every tensor must be a plain CPU tensor of real
+    numbers, contiguous, whose storage holds all its elements, and no larger than MAX_RESULT_BYTES.
+    The structure is bounded too (nodes visited, shared ones each time; depth; string length), so
+    that walking it is cheap whatever the probe sent.
     """
-    if isinstance(data, torch.Tensor):
-        size = data.numel() * data.element_size()
-        if type(data) is not torch.Tensor or data.layout != torch.strided or data.is_quantized:
-            return f"{where} is not a plain tensor"
-        if size > MAX_RESULT_BYTES:
-            return f"{where} is a tensor of {size / 2**20:.0f} MiB (at most {MAX_RESULT_BYTES / 2**20:.0f} MiB)"
-        if not data.is_contiguous() or data.untyped_storage().nbytes() < (data.storage_offset() * data.element_size() + size):
-            return f"{where} is a tensor whose storage does not hold its {data.numel()} elements (a strided view)"
-        return ""
-    if isinstance(data, dict):
-        if not all(isinstance(k, str) for k in data):
-            return f"{where} has keys that are not strings"
-        return next((p for p in (_invalid(v, f"{where}[{k!r}]") for k, v in data.items()) if p), "")
-    if isinstance(data, (list, tuple)):
-        return next((p for p in (_invalid(v, f"{where}[{i}]") for i, v in enumerate(data)) if p), "")
-    return "" if isinstance(data, _PLAIN) else f"{where} holds a {type(data).__name__}"
+    budget = [MAX_NODES]
+
+    def check(value, where: str, depth: int) -> str:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return f"the results hold more than {MAX_NODES} values"
+        if depth > MAX_DEPTH:
+            return f"{where} is nested more than {MAX_DEPTH} deep"
+        if isinstance(value, torch.Tensor):
+            return _invalid_tensor(value, where)
+        if isinstance(value, dict):
+            if not all(isinstance(k, str) for k in value):
+                return f"{where} has keys that are not strings"
+            return next((p for p in (check(v, f"{where}[{k[:40]!r}]", depth + 1) for k, v in value.items()) if p), "")
+        if isinstance(value, (list, tuple)):
+            return next((p for p in (check(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)) if p), "")
+        if isinstance(value, str) and len(value) > MAX_STRING:
+            return f"{where} is a string of {len(value)} characters"
+        return "" if isinstance(value, _PLAIN) else f"{where} holds a {type(value).__name__}"
+
+    return check(data, where, 0)
+
+
+def _invalid_tensor(data: torch.Tensor, where: str) -> str:
+    if (type(data) is not torch.Tensor or data.layout != torch.strided or data.is_quantized or data.is_nested
+            or data.device.type != "cpu" or data.dtype not in _DTYPES):
+        return f"{where} is not a plain tensor of real numbers on the CPU"
+    size = data.numel() * data.element_size()
+    if size > MAX_RESULT_BYTES:
+        return f"{where} is a tensor of {size / 2**20:.0f} MiB (at most {MAX_RESULT_BYTES / 2**20:.0f} MiB)"
+    if not data.is_contiguous() or data.untyped_storage().nbytes() < (data.storage_offset() * data.element_size() + size):
+        return f"{where} is a tensor whose storage does not hold its {data.numel()} elements (a strided view)"
+    return ""

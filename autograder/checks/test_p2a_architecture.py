@@ -94,11 +94,10 @@ def _gradients(encoder, decoder, images):
     result = _tensor(_attempt(lambda: decoder.run("forward", codes, train=True)), "Decoder(16)")
     if isinstance(result, str):
         return result
-    if not result.requires_grad:
-        return [f"{name}: all of them" for name in ("Encoder(16)", "Decoder(16)")], 1
-    result.sum().backward()
     named = [(f"Encoder(16) {n}", p) for n, p in encoder.named_parameters()]
     named += [(f"Decoder(16) {n}", p) for n, p in decoder.named_parameters()]
+    if result.requires_grad:
+        result.sum().backward()
     without = [n for n, p in named if p.grad is None or not p.grad.abs().sum() > 0]
     return without, sum(p.numel() for _, p in named)
 

@@ -50,5 +50,9 @@ c.Sandbox.unconfined = False
 c.Autograde.autograde_preprocessors = [ExecuteUntilStuck, HiddenChecks, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
+# Students' outputs are untrusted HTML: sanitised in the feedback and in nbgrader's formgrader, which TAs open
+# in a browser logged in to Jupyter (a script in an output would act as the TA).
+c.HTMLExporter.sanitize_html = True
+
 # Feedback shows each check cell as released (never the hidden tests, nbgrader #917) and our report.
 c.GenerateFeedback.preprocessors = [GetGrades, ShowReleasedChecks, CSSHTMLHeaderPreprocessor]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from assignment import notebooks
 from assignment.nbgrader_cli import generate_release, lay_out_course
 from assignment.paths import ASSIGNMENT, NBGRADER_CONFIG, REPO_ROOT, mnist_root
 
-from .sandbox.limits import TRUSTED_CHECKS_MEMORY_BYTES
+from .sandbox.limits import limit_grading_memory
 from .sandbox.runner import wait_then_kill_group
 
 NOTEBOOK_FILE = f"{ASSIGNMENT}.ipynb"
@@ -109,7 +108,7 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch), stdin=subprocess.DEVNULL,
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                   preexec_fn=_trusted_memory_limit)
+                                   preexec_fn=limit_grading_memory)
         # The kernel and the probes die with nbgrader (bubblewrap's --die-with-parent).
         timed_out = wait_then_kill_group(process, limits.seconds)
     seconds = time.perf_counter() - started
@@ -126,13 +125,6 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
     _read_execution(autograded, graded)
     _cap_outputs(autograded, graded)
     return graded
-
-
-def _trusted_memory_limit() -> None:
-    """nbgrader holds what the kernel sends: bounded, so that a flood of outputs fails this student only."""
-    hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
-    soft = TRUSTED_CHECKS_MEMORY_BYTES if hard == resource.RLIM_INFINITY else min(TRUSTED_CHECKS_MEMORY_BYTES, hard)
-    resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
 
 
 def _scores(scratch: Path, student: str) -> dict[str, float] | None:

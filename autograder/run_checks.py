@@ -7,7 +7,6 @@ prerequisite checks fails (a function that ignores its inputs earns no partial c
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from assignment.parts import PARTS, part_of
 from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT
 
 from .extract import student_code
-from .sandbox.limits import TRUSTED_CHECKS_MEMORY_BYTES
+from .sandbox.limits import limit_grading_memory
 from .sandbox.runner import remove_tree
 
 CHECKS_DIR = Path(__file__).parent / "checks"
@@ -78,13 +77,6 @@ def autograded_points(release: NotebookNode) -> dict[str, float]:
             for c in release.cells if notebooks.is_autograded_test(c)}
 
 
-def _trusted_memory_limit() -> None:
-    """The checks load what probes return: a result that claims to be huge fails its check, not the machine."""
-    hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
-    soft = TRUSTED_CHECKS_MEMORY_BYTES if hard == resource.RLIM_INFINITY else min(TRUSTED_CHECKS_MEMORY_BYTES, hard)
-    resource.setrlimit(resource.RLIMIT_DATA, (soft, soft))
-
-
 def run_hidden_checks(code: str, workdir: Path, grade_ids: set[str] | None = None, unconfined: bool = False) -> list[dict]:
     """Run every check file (or those of `grade_ids`) on `code`; return the raw per-check records of the report.
 
@@ -98,7 +90,7 @@ def run_hidden_checks(code: str, workdir: Path, grade_ids: set[str] | None = Non
                f"--basetemp={workdir / 'probes'}", f"--submission={workdir / 'submission.py'}", f"--report={report}",
                *(["--unconfined"] if unconfined else [])]
     result = subprocess.run(command, cwd=REPO_ROOT, env=course_env(), capture_output=True, text=True,
-                            timeout=WHOLE_RUN_SECONDS, preexec_fn=_trusted_memory_limit)
+                            timeout=WHOLE_RUN_SECONDS, preexec_fn=limit_grading_memory)
     if not report.exists():
         raise RuntimeError(f"the hidden checks did not run:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     return json.loads(report.read_text())

@@ -5,6 +5,7 @@ sizes given to bubblewrap) or by the grading process (wall time), never by the c
 """
 from __future__ import annotations
 
+import resource
 from dataclasses import dataclass
 
 GiB, MiB = 2**30, 2**20
@@ -42,5 +43,15 @@ class ProbeLimits:
 # The grading processes (nbgrader, which holds what the kernel sends, and the trusted checks,
 # which load what probes return): a flood must fail that student's grading, not the machine.
 TRUSTED_CHECKS_MEMORY_BYTES = 8 * GiB
+
+
+def limit_grading_memory() -> None:
+    """Apply TRUSTED_CHECKS_MEMORY_BYTES to this process (a preexec_fn for nbgrader and the checks' pytest).
+
+    Only the soft limit: the sandboxes it starts set their own, lower ones.
+    """
+    hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+    soft = TRUSTED_CHECKS_MEMORY_BYTES if hard == resource.RLIM_INFINITY else min(TRUSTED_CHECKS_MEMORY_BYTES, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
 # The largest tensor a probe may hand back (the biggest honest one is 64 MiB less).
 MAX_RESULT_BYTES = 64 * MiB

@@ -69,6 +69,9 @@ def test_reconstruction_term_sums_pixels_and_averages_images(out, images):
     for nz in (8, 16):
         expected = sse_per_image(images, _rec(out, nz)).item()
         got = _loss(out, f"rec_loss_{nz}_0.5")
+        assert expected > 1e-6, (
+            f"With nz={nz}, rec was exactly the input images: an untrained VAE's decoder cannot reproduce them. "
+            "Is rec the decoder's output?")
         assert abs(got - expected) < 1e-3 * expected, (
             f"rec_loss was {got:.4f} but the summed squared error per image is {expected:.4f}"
             + (" (yours is the mean over pixels: multiply back by 784, do not use nn.MSELoss())." if abs(got * 784 - expected) < 1e-2 * expected else

@@ -5,8 +5,8 @@ grade --workers 2`): every attack of tests/hostile/attacks.py, every broken file
 students (every solution cell solved: 31 points; the release with 2a and the KL solved: 9 points).
 
 The class is graded from a copy of this repository, in a course folder (downloads inside it)
-under /var/tmp: outside /tmp, so that what protects them is the jail's hiding and read-only
-mounts, not the fresh /tmp every jail gets; and never this checkout, which an attack that got
+under /var/tmp: outside /tmp, so that what protects them is the sandbox's allow-list, not the
+fresh /tmp every sandbox gets; and never this checkout, which an attack that got
 through could otherwise damage. The grader's environment holds a fake secret, and a socket listens
 on the grader's loopback for connections that must never come.
 
@@ -367,7 +367,7 @@ def test_one_worker_and_two_workers_print_the_same_table(repeated):
 # The time limit of one student -------------------------------------------------------------------------
 
 def test_a_student_stopped_at_the_time_limit_leaves_no_process_behind(tmp_path):
-    """nbgrader, the jailed kernel (which Jupyter starts in a session of its own) and its children all go."""
+    """nbgrader, the confined kernel (which Jupyter starts in a session of its own) and its children all go."""
     from autograder import grade_student
     from autograder.grade_student import GradingLimits
 

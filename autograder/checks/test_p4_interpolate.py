@@ -2,15 +2,17 @@
 
 The probe gives interpolate models whose encoder and decoder are the grader's fixed networks
 (networks._CodeEncoder, _CurvedDecoder, with the weights sent from here) and returns only the
-paths; the grader decodes the expected path with its own copy of the same networks.
+paths; the grader decodes the expected path with its own copy of the same networks, and can tell
+whether an image is one the decoder makes (networks.curved_codes): a blend of two is not.
 """
 import pytest
 import torch
 
 from autograder.checks import results
-from autograder.sandbox.networks import _CodeEncoder, _CurvedDecoder
+from autograder.sandbox.networks import _CodeEncoder, _CurvedDecoder, curved_codes
 
 STEPS, NZ, SEED = 6, 8, 4
+MAX_OFF_DECODER = 1e-3   # float32 decoding leaves about 1e-5; the middle of a pixel blend, about 0.5
 KINDS = {"AutoEncoder": NZ, "VAE": 2 * NZ}   # the encoder's output size: a VAE's holds mu and log sigma
 
 
@@ -49,9 +51,15 @@ def _path(out: dict, kind: str) -> torch.Tensor:
 
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_returns_steps_images(out, kind):
-    """interpolate returns [steps, 1, 28, 28] images."""
+    """interpolate returns [steps, 1, 28, 28] images, each one the model's decoder made."""
     shape = list(results.tensor(out, f"path_{kind}", finite=False, what=f"the {kind}'s path").shape)
     assert shape == [STEPS, 1, 28, 28], f"For the {kind}, {STEPS} steps gave shape {shape}."
+    _, off = curved_codes(_path(out, kind), NETWORKS[kind][1])
+    made = [f"{i + 1}" for i, distance in enumerate(off.tolist()) if distance > MAX_OFF_DECODER]
+    assert not made, (
+        f"For the {kind}, image{'s' if len(made) > 1 else ''} {', '.join(made)} of the path "
+        f"{'are not images' if len(made) > 1 else 'is not an image'} the model's decoder makes: decode every point "
+        "of the path with model.decoder (do not blend images).")
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

@@ -33,9 +33,10 @@ def _codes(out: dict, key: str) -> torch.Tensor:
 
 
 def test_returns_n_images_of_28x28(out):
-    """sample_prior(decoder, n, nz) returns [n, 1, 28, 28] images, without gradients."""
+    """sample_prior(decoder, n, nz) returns [n, 1, 28, 28] images that the decoder made, without gradients."""
     shape = list(results.tensor(out, "a", finite=False, what=f"the {N} samples").shape)
     assert shape == [N, 1, 28, 28], f"{N} samples came back with shape {shape}."
+    _codes(out, "a")
     real = results.plain(out, "real_shape", list, "the shape of samples from your Decoder")
     assert real == [5, 1, 28, 28], f"With your Decoder, 5 samples had shape {real}."
     assert results.plain(out, "requires_grad", bool, "whether the samples carry gradients") is False, (

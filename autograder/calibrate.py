@@ -36,7 +36,11 @@ THRESHOLDS = [
     ("AE loop: first loss / grader's, high", "ae", "first_ratio", "<", R.AE_LOGGED_LOSS_BAND[1]),
     ("AE loop: last loss / grader's, low", "ae", "last_ratio", ">", R.AE_LOGGED_LOSS_BAND[0]),
     ("AE loop: last loss / grader's, high", "ae", "last_ratio", "<", R.AE_LOGGED_LOSS_BAND[1]),
+    ("AE loop: logged curve / grader's, low", "ae", "curve", ">", R.AE_LOGGED_CURVE_BAND[0]),
+    ("AE loop: logged curve / grader's, high", "ae", "curve", "<", R.AE_LOGGED_CURVE_BAND[1]),
     ("AE loop: loss after / before", "ae", "ratio", "<", R.AE_LOOP_MAX_RATIO),
+    ("VAE loop: logged curve / grader's, low", "vae", "curve", ">", R.VAE_LOGGED_CURVE_BAND[0]),
+    ("VAE loop: logged curve / grader's, high", "vae", "curve", "<", R.VAE_LOGGED_CURVE_BAND[1]),
     ("VAE loop: objective after / before", "vae", "ratio", "<", R.VAE_LOOP_MAX_RATIO),
     ("beta=0: KL (nats)", "beta0", "kl", ">", R.BETA0_MIN_KL),
     ("beta=0: mean posterior sigma", "beta0", "sigma", "<", R.BETA0_MAX_SIGMA),
@@ -79,7 +83,7 @@ def main() -> None:
             out = run_probe("train_autoencoder" if run == "ae" else "train_vae",
                             {"images": data["train"][:R.LOOP_IMAGES], **settings})
             m = R.measure_loop(run, out, data["train"], settings)
-            values = {"ratio": m["ratio"]}
+            values = {"ratio": m["ratio"], "curve": R.logged_curve(out["losses" if run == "ae" else "values_loss"], m)}
             if run == "ae":
                 values["first_ratio"] = out["losses"][0].item() / m["first_batch"]
                 values["last_ratio"] = out["losses"][-1].item() / m["last_batch"]

@@ -10,6 +10,7 @@ here, in the grading process, on the grader's own copy of the reference networks
 from __future__ import annotations
 
 import copy
+import threading
 from typing import Callable
 
 import torch
@@ -41,6 +42,13 @@ VAE_LOOP_MAX_RATIO = 0.8          # regimes.vae_loss (posterior mean decoded + K
 # A mean over pixels logs 1/784 of it, a sum over the batch 64x; losses scaled down as if training
 # worked while the weights did not change log less than 0.5 of it at the end.
 AE_LOGGED_LOSS_BAND = (0.75, 1.33)   # first [1, 1, 1] -> margins 0.25, 0.33; last [1.026, 1.031, 1.040] -> 0.28, 0.29
+# How a loop's log moved (last / first) against the grader's measure of the same batches
+# (regimes.logged_curve); 2c's is scale-free and equals last / first above. Losses scaled down by
+# 0.95 an iteration over unchanged weights give 0.31 (2c) and 0.46 (3b).
+# Correct variants of tests/submissions/correct (their own loops, a log-variance inside, rsample,
+# another KL), seeds 0-5: AE curve 1.026-1.033, VAE curve 1.00-1.11, VAE ratio up to 0.54.
+AE_LOGGED_CURVE_BAND = (0.75, 1.33)    # [1.026, 1.031, 1.040] -> margins 0.28, 0.29
+VAE_LOGGED_CURVE_BAND = (0.6, 1.8)     # [0.98, 1.04, 1.30] -> margins 0.38, 0.50 (the log samples z, the grader decodes the mean)
 # beta = 0: the posterior becomes a near-deterministic code. On the seeds that reach the regime:
 BETA0_MIN_KL = 50.0               # nats per image [207, 239, 278] (a diverged seed: 1e20) -> margin 157
 BETA0_MAX_SIGMA = 0.6             # mean posterior sigma [0.056, 0.078, 0.36] -> margin 0.24
@@ -83,9 +91,14 @@ def measure_beta0(run_probe: Callable[..., dict], train: torch.Tensor, held_out:
     return {**m, "attempts": attempt + 1}
 
 
+# Building a network draws from torch's global random state: one thread at a time (calibrate.py
+# measures in threads), and that state is restored afterwards.
+_GLOBAL_RNG = threading.Lock()
+
+
 def _fresh(network: type, size: int) -> torch.nn.Module:
     """A reference network whose weights are about to be overwritten (the global random state is left alone)."""
-    with torch.random.fork_rng(devices=[]):
+    with _GLOBAL_RNG, torch.random.fork_rng(devices=[]):
         return network(size)
 
 
@@ -123,7 +136,7 @@ def initial_networks(kind: str, settings: dict) -> tuple[torch.nn.Module, torch.
     reference networks, which makes the encoder, then the decoder: so does this.
     """
     nz = settings["nz"]
-    with torch.random.fork_rng(devices=[]):
+    with _GLOBAL_RNG, torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings["seed"])
         return ReferenceEncoder(nz if kind == "ae" else 2 * nz), ReferenceDecoder(nz)
 
@@ -155,9 +168,9 @@ def measure_loop(kind: str, out: dict, images: torch.Tensor, settings: dict) -> 
 
     before/after: the loss of the initial and of the returned weights (ae_loss or vae_loss);
     ratio = after / before; unchanged: the parameters still equal to their initial values;
-    for "ae", first_batch: the course's loss of the first batch under the initial weights (the loop's
-    first loss), last_batch: that of the last batch under the returned weights (one step after the
-    loop's last loss).
+    first_batch: the same loss of the first batch under the initial weights (what the loop logs
+    first), last_batch: that of the last batch under the returned weights (one step after what the
+    loop logs last).
     """
     encoder0, decoder0 = initial_networks(kind, settings)
     encoder = results.weights(out, "encoder", copy.deepcopy(encoder0), "the trained encoder's weights")
@@ -166,9 +179,18 @@ def measure_loop(kind: str, out: dict, images: torch.Tensor, settings: dict) -> 
     before, after = loss(encoder0, decoder0, images, settings), loss(encoder, decoder, images, settings)
     unchanged = [f"{prefix}.{name}" for prefix, start, end in (("encoder", encoder0, encoder), ("decoder", decoder0, decoder))
                  for (name, p0), (_, p1) in zip(start.named_parameters(), end.named_parameters()) if torch.equal(p0, p1)]
-    measured = {"before": before, "after": after, "ratio": after / before, "unchanged": unchanged}
-    if kind == "ae":
-        batches = _batches(images, settings)
-        measured["first_batch"] = ae_loss(encoder0, decoder0, batches[0], settings)
-        measured["last_batch"] = ae_loss(encoder, decoder, batches[-1], settings)
-    return measured
+    batches = _batches(images, settings)
+    return {"before": before, "after": after, "ratio": after / before, "unchanged": unchanged,
+            "first_batch": loss(encoder0, decoder0, batches[0], settings),
+            "last_batch": loss(encoder, decoder, batches[-1], settings)}
+
+
+def logged_curve(logged: torch.Tensor, measured: dict) -> float:
+    """How the loop's own log moved (last / first) against how the returned weights say it moved.
+
+    Scale-free: a loss in other units (a mean over pixels) still follows the model, 1 within one
+    step's change; losses made to fall while the weights did not change do not. nan when there is no log.
+    """
+    if len(logged) < 2 or not torch.isfinite(logged[[0, -1]]).all() or logged[0] <= 0:
+        return float("nan")
+    return (logged[-1] / logged[0]).item() / (measured["last_batch"] / measured["first_batch"])

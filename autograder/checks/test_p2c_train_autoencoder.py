@@ -30,12 +30,19 @@ def trained(out, mnist):
     return R.measure_loop("ae", out, mnist["train"], SETTINGS)
 
 
-def test_returns_one_python_float_per_iteration(out, losses):
-    """train_autoencoder returns a list with one Python float per iteration."""
+def test_returns_one_python_float_per_iteration(out, losses, trained):
+    """train_autoencoder returns a list with one Python float per iteration: the loss of the model as it trains."""
     kind, items = results.plain(out, "type", str, "the type of the result"), results.plain(out, "item_types", list, "the types in the list")
     assert kind == "list", f"train_autoencoder returned a {kind}, not a list."
     assert items == ["float"], f"The list holds {items}: append loss.item(), not the tensor."
     assert len(losses) == EPOCHS * BATCHES, f"Expected {EPOCHS * BATCHES} losses ({EPOCHS} epochs x {BATCHES} batches), got {len(losses)}."
+    # Scale-free: whatever the loss's units, its log must move as the returned weights say it did.
+    low, high = R.AE_LOGGED_CURVE_BAND
+    curve = R.logged_curve(losses, trained)
+    assert low < curve < high, (
+        f"From the first iteration to the last your losses changed by a factor {float(losses[-1] / losses[0]):.2f}, "
+        f"but the loss of the model your loop returned changed by {trained['last_batch'] / trained['first_batch']:.2f} "
+        "on those batches: log loss.item() of each batch, computed on the model being trained.")
 
 
 def test_first_loss_is_the_summed_squared_error_of_the_first_batch(losses, trained):

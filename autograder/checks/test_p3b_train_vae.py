@@ -42,8 +42,8 @@ def _history(loop: dict, key: str) -> torch.Tensor:
     return results.tensor(loop, f"values_{key}", [EPOCHS * BATCHES], finite=False, what=f"the history '{key}'")
 
 
-def test_returns_the_three_histories_as_python_floats(loop):
-    """train_vae returns {'loss', 'rec_loss', 'kl_loss'}, each a list of one Python float per iteration."""
+def test_returns_the_three_histories_as_python_floats(loop, trained):
+    """train_vae returns {'loss', 'rec_loss', 'kl_loss'}, each a list of one Python float per iteration, logged as the model trains."""
     kind, keys = results.plain(loop, "type", str, "the type of the result"), results.plain(loop, "keys", list, "the history's keys")
     assert kind == "dict" and keys == ["kl_loss", "loss", "rec_loss"], (
         f"train_vae returned a {kind} with keys {keys}; expected a dict with 'loss', 'rec_loss', 'kl_loss'.")
@@ -52,6 +52,13 @@ def test_returns_the_three_histories_as_python_floats(loop):
         assert items == ["float"], f"'{key}' holds {items}: append .item()."
         values = results.tensor(loop, f"values_{key}", finite=False, what=f"the history '{key}'")
         assert len(values) == EPOCHS * BATCHES, f"'{key}' has {len(values)} values, not {EPOCHS * BATCHES}."
+    # Scale-free: the logged total must move as the returned weights say the VAE's loss did.
+    total, low, high = _history(loop, "loss"), *R.VAE_LOGGED_CURVE_BAND
+    curve = R.logged_curve(total, trained)
+    assert low < curve < high, (
+        f"From the first iteration to the last your logged 'loss' changed by a factor {float(total[-1] / total[0]):.2f}, "
+        f"but the loss of the model your loop returned changed by {trained['last_batch'] / trained['first_batch']:.2f} "
+        "on those batches: log the loss of each batch, computed on the model being trained.")
 
 
 def test_history_total_is_reconstruction_plus_beta_times_kl(loop):

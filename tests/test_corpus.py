@@ -32,6 +32,12 @@ def must_lose(variant: Path) -> set[str]:
     return set(found.group(1).split())
 
 
+def must_keep(variant: Path) -> set[str]:
+    """The grade ids a wrong variant must still get full marks on ('keeps: ...'): its error is graded elsewhere."""
+    found = re.search(r"^keeps: (.+)$", variant.read_text(), re.M)
+    return set(found.group(1).split()) if found else set()
+
+
 def test_the_corpus_has_at_least_ten_variants_of_each_kind():
     assert len(CORRECT) >= 10 and len(WRONG) >= 10
 
@@ -45,8 +51,11 @@ def test_correct_variant_gets_full_marks(variant, source_nb):
 
 @pytest.mark.parametrize("variant", WRONG, ids=lambda p: p.stem)
 def test_wrong_variant_loses_points_on_its_part_with_a_reason(variant, source_nb):
-    lose = must_lose(variant)
-    grades = grade_notebook(variant_notebook(source_nb, variant), grade_ids=lose)   # only the checks that matter
+    lose, keep = must_lose(variant), must_keep(variant)
+    grades = grade_notebook(variant_notebook(source_nb, variant), grade_ids=lose | keep)   # only the checks that matter
+    for grade_id in sorted(keep):
+        assert grades[grade_id].score == grades[grade_id].points, (
+            f"{variant.stem} is right in {grade_id} and should keep its points there:\n{grades[grade_id].report()}")
     for grade_id in sorted(lose):
         grade = grades[grade_id]
         assert grade.score < grade.points, f"{variant.stem} should lose points on {grade_id}:\n{grade.report()}"

@@ -38,6 +38,40 @@ class ReferenceDecoder(nn.Module):
         return self.net(self.fc(z).view(-1, 256, 1, 1))
 
 
+class ReferenceVAE(nn.Module):
+    """The course's VAE, built as the reference solution builds it: what train_vae is checked on.
+
+    The 3b loop check judges the loop alone: trained on this model, a correct loop passes whatever
+    the student's own VAE does (its KL, reparameterisation and loss are graded in 3a and by the
+    beta runs, not a second time here), and the grader's measure of the returned weights is the
+    objective the loop optimised.
+    """
+
+    def __init__(self, nz, beta=1.0):
+        super().__init__()
+        self.nz, self.beta = nz, beta
+        self.encoder = ReferenceEncoder(2 * nz)
+        self.decoder = ReferenceDecoder(nz)
+
+    def reparameterize(self, mu, log_sigma):
+        return mu + torch.exp(log_sigma) * torch.randn_like(mu)
+
+    def forward(self, x):
+        q = self.encoder(x)
+        return {"q": q, "rec": self.decoder(self.reparameterize(q[:, :self.nz], q[:, self.nz:]))}
+
+    def loss(self, x, outputs):
+        mu, log_sigma = outputs["q"][:, :self.nz], outputs["q"][:, self.nz:]
+        rec_loss = ((outputs["rec"] - x) ** 2).flatten(start_dim=1).sum(dim=1).mean()
+        kl_loss = (0.5 * (mu ** 2 + torch.exp(2 * log_sigma)) - log_sigma - 0.5).sum(dim=1).mean()
+        return rec_loss + self.beta * kl_loss, {"rec_loss": rec_loss, "kl_loss": kl_loss}
+
+    @torch.no_grad()
+    def reconstruct(self, x):
+        self.eval()
+        return self.decoder(self.encoder(x)[:, :self.nz])
+
+
 class _InvertibleDecoder(nn.Module):
     """A non-linear decoder that the grader inverts exactly: images = scale * g(z @ basis.T) + shift, g(u) = u + sin(u) / 2.
 

@@ -144,10 +144,10 @@ def vae_loss(student, inputs):
 
 
 def train_vae(student, inputs):
-    """The student's loop trains its VAE built on the reference networks; the history and the trained weights go back."""
-    student["Encoder"], student["Decoder"] = ReferenceEncoder, ReferenceDecoder
+    """The student's loop trains the reference VAE (networks.ReferenceVAE: the loop alone is judged here);
+    the history and the trained weights go back."""
     torch.manual_seed(inputs["seed"])
-    model = student["VAE"](inputs["nz"], beta=inputs["beta"])
+    model = ReferenceVAE(inputs["nz"], beta=inputs["beta"])
     history = student["train_vae"](model, _loader(inputs["images"], inputs["batch_size"]),
                                    inputs["epochs"], inputs["lr"], torch.device("cpu"))
     out = {"type": type(history).__name__, "keys": sorted(history) if isinstance(history, dict) else [],

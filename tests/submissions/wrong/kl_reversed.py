@@ -1,6 +1,8 @@
 """KL with its arguments reversed: KL(N2 || N1).
 
 loses: p3a_kl_divergence p3a_vae_loss
+keeps: p3b_train_vae
+(its train_vae is right: the loop is judged on its own, the KL error is not graded twice)
 """
 
 

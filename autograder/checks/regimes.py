@@ -4,8 +4,9 @@ Every threshold carries the range observed on the reference solution by autograd
 
 Verify, don't trust: a probe runs after the student's code in the same interpreter, so what it
 returns is a claim. The training probes therefore hand back only trained weights (and the
-loop's own history, checked for its form); everything a threshold is compared with is measured
-here, in the grading process, on the grader's own copy of the reference networks.
+loop's own history, checked for its form and against those weights); everything a threshold is
+compared with is measured here, in the grading process, on the grader's own copy of the
+reference networks.
 """
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ losses and histories, NaN rows, zero gradients).
 
 The probe runs after the submission's code in the same interpreter, and the child loads it
 with exec(): rebinding builtins.exec at import lets the submission rewrite the probe's namespace.
-Appended to the reference solution; tests/test_checks_recompute.py grades it and requires every
-check that compares a value to fail.
+Appended to the reference solution; tests/test_checks_recompute.py grades it: every check fails
+but those its data pass as a working implementation's would (samples of the right law, shapes).
 """
 import builtins
 

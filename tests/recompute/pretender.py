@@ -1,8 +1,8 @@
 """Functions that look right without doing the work: losses that fall without training, prior
 samples that are random images, an interpolation blended in pixel space.
 
-Appended to the reference solution; tests/test_checks_recompute.py grades it and requires the
-checks that judge the work (not the form) to fail.
+Appended to the reference solution; tests/test_checks_recompute.py grades it: it must earn nothing
+on 2c, 2e and the train_vae checks of 3b, and on 4 only the path's true endpoints.
 """
 
 

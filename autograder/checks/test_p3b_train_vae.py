@@ -2,8 +2,8 @@
 
 The beta runs train the student's VAE (reparameterisation, KL and loss) on the reference encoder
 and decoder, in the grader's own seeded loop on a fixed subset of MNIST: they measure the
-objective, the architecture is graded in 2a, and train_vae is checked on its own (on the
-reference networks too). Every probe hands back trained weights; the grader loads them into its
+objective, the architecture is graded in 2a, and train_vae is checked on its own (on
+networks.ReferenceVAE, so that only the loop is judged). Every probe hands back trained weights; the grader loads them into its
 own reference networks and measures everything it judges itself (regimes.py).
 """
 import pytest

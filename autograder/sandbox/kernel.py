@@ -52,7 +52,8 @@ class ConfinedKernelManager(AsyncKernelManager):
     async def _async_pre_start_kernel(self, **kw):
         if not self.unconfined:
             policy.check()   # raises SandboxUnavailable: the reason and the fix end up in nbgrader's log
-        self._sockets = Path(tempfile.mkdtemp(prefix="vae-kernel-"))
+        # A UNIX socket's path has at most 107 bytes: a short folder, not $TMPDIR (a scratch course can be deep).
+        self._sockets = Path(tempfile.mkdtemp(prefix="vae-kernel-", dir="/tmp" if os.access("/tmp", os.W_OK) else None))
         self.transport = "ipc"
         self.ip = str(self._sockets / "kernel")
         self.connection_file = str(self._sockets / "connection.json")

@@ -7,8 +7,6 @@ autograder/checks/ compare that data with expectations in the grading process.
 This file is shipped to the child as source text, after sandbox/networks.py (probe_source());
 it may import only torch and the standard library, and gets the student's namespace as a dict.
 """
-import copy
-import math
 
 import torch
 import torch.nn as nn

@@ -34,17 +34,11 @@ from autograder.checks import regimes as R
 from autograder.checks import results
 from autograder.data import grading_subset
 from autograder.extract import student_code
+from tests.variants import variant_notebook
 from autograder.run_checks import CHECKS_DIR, CellGrade, CheckResult, autograded_points, grade_notebook
 from autograder.sandbox.networks import ReferenceDecoder, ReferenceEncoder, _InvertibleDecoder, decode_codes
 
 HERE = Path(__file__).parent / "recompute"
-
-
-def variant_notebook(source_nb, variant: Path):
-    """The reference notebook with `variant`'s definitions appended to its last solution cell (as tests/test_corpus.py)."""
-    nb = copy.deepcopy(source_nb)
-    notebooks.cells_by_grade_id(nb)["p4_interpolate_solution"].source += f"\n\n\n{variant.read_text()}"
-    return nb
 
 
 def _passed(grade: CellGrade) -> set[str]:

@@ -5,7 +5,6 @@ notebook, and the notebook is graded by the same code nbgrader's preprocessor ca
 """
 from __future__ import annotations
 
-import copy
 import re
 from pathlib import Path
 
@@ -14,16 +13,11 @@ import pytest
 from assignment import notebooks
 from autograder.run_checks import grade_notebook
 
+from tests.variants import variant_notebook
+
 CORPUS = Path(__file__).parent / "submissions"
 CORRECT = sorted((CORPUS / "correct").glob("*.py"))
 WRONG = sorted((CORPUS / "wrong").glob("*.py"))
-
-
-def variant_notebook(source_nb, variant: Path):
-    nb = copy.deepcopy(source_nb)
-    last = notebooks.cells_by_grade_id(nb)["p4_interpolate_solution"]
-    last.source += f"\n\n\n# --- corpus variant: {variant.stem}\n{variant.read_text()}"
-    return nb
 
 
 def must_lose(variant: Path) -> set[str]:

@@ -18,7 +18,6 @@ fast unit tests of the helpers in the grading process.
 """
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import sys
@@ -27,7 +26,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from assignment import notebooks
 from assignment.environment import course_env
 from assignment.paths import REPO_ROOT
 from autograder.checks import regimes as R

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from assignment import notebooks
 from autograder.run_checks import grade_notebook
 
 from tests.variants import variant_notebook

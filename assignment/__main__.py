@@ -1,6 +1,7 @@
 """Command line of the course tools.
 
-    python -m assignment release [--check]   regenerate release/ from solutions/ (or check it is in sync)
+    python -m assignment release [--check]   regenerate release/ from solutions/ (or check it is in sync);
+                                             copies assignment/grader_view.py into the notebook first
     python -m assignment run [--full]        the main job: regenerate the release, execute the solution
                                              notebook (figures under build/solution), then grade a
                                              demonstration class end to end (build/demo-class)
@@ -38,6 +39,8 @@ def cmd_release(args: argparse.Namespace) -> int:
             return 0
         print("The release is stale: run `python -m assignment release` and commit release/.", file=sys.stderr)
         return 1
+    if notebooks.sync_grader_view(SOURCE_NOTEBOOK):
+        print(f"Copied assignment/grader_view.py into the grader_view cell of {SOURCE_NOTEBOOK.relative_to(REPO_ROOT)}.")
     path = generate_release()
     print(f"Regenerated {path.relative_to(REPO_ROOT)} (and recorded the assignment in gradebook.db).")
     return 0
@@ -47,6 +50,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     out_dir = BUILD_DIR / "solution"
     print("1/3 Regenerating the student release with nbgrader ...")
     before = RELEASE_NOTEBOOK.read_bytes() if RELEASE_NOTEBOOK.exists() else b""
+    if notebooks.sync_grader_view(SOURCE_NOTEBOOK):
+        print("    copied assignment/grader_view.py into the source notebook's grader_view cell: commit it")
     generate_release()
     changed = RELEASE_NOTEBOOK.read_bytes() != before
     print(f"    {RELEASE_NOTEBOOK.relative_to(REPO_ROOT)}: "

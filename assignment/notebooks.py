@@ -75,3 +75,25 @@ def save_images(nb: NotebookNode, directory: Path) -> list[Path]:
             path.write_bytes(base64.b64decode(png))
             written.append(path)
     return written
+
+
+GRADER_VIEW_HEADER = (
+    "# What the autograder runs of your code (provided: run it, do not edit it). The check cells and the\n"
+    "# self-check call it to tell you when one of your functions uses something the autograder will not have.\n"
+    "# It is the autograder's own code (assignment/grader_view.py of the course), copied here unchanged.\n\n")
+
+
+def grader_view_cell_source() -> str:
+    """The notebook's grader_view cell: assignment/grader_view.py verbatim, under a header for students."""
+    return GRADER_VIEW_HEADER + (Path(__file__).parent / "grader_view.py").read_text(encoding="utf-8")
+
+
+def sync_grader_view(path: Path) -> bool:
+    """Copy assignment/grader_view.py into the grader_view cell of the notebook at `path`; True if it changed."""
+    nb = read(path)
+    cell = cells_by_grade_id(nb)["grader_view"]
+    if cell.source == grader_view_cell_source():
+        return False
+    cell.source = grader_view_cell_source()
+    nbformat.write(nb, str(path))
+    return True

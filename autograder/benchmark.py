@@ -42,13 +42,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     source = notebooks.read(SOURCE_NOTEBOOK)
-    code = student_code(source, notebooks.read(RELEASE_NOTEBOOK)).source
     scratch = Path(tempfile.mkdtemp(prefix="vae-benchmark-"))
-    (scratch / "submission.py").write_text(code)
+    extracted = student_code(source, notebooks.read(RELEASE_NOTEBOOK))
+    extracted.write(scratch / "submission.json")
+    code = extracted.statements
 
     def check_file(path: Path):
         return lambda: subprocess.run([sys.executable, "-m", "pytest", str(path), "-q", "-p", "no:cacheprovider",
-                                       f"--basetemp={tempfile.mkdtemp(dir=scratch)}", f"--submission={scratch / 'submission.py'}"],
+                                       f"--basetemp={tempfile.mkdtemp(dir=scratch)}", f"--submission={scratch / 'submission.json'}"],
                                       cwd=REPO_ROOT, env=course_env(), capture_output=True, check=True)
 
     course = Path(tempfile.mkdtemp(dir=scratch))

@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS), help="calibrate only these runs")
     args = parser.parse_args()
 
-    code = student_code(notebooks.read(SOURCE_NOTEBOOK), notebooks.read(RELEASE_NOTEBOOK)).source
+    code = student_code(notebooks.read(SOURCE_NOTEBOOK), notebooks.read(RELEASE_NOTEBOOK)).statements
     best_beta = float(_assignments(code)["best_beta"])
     data = grading_subset()
     scratch_root = Path(tempfile.mkdtemp(prefix="vae-calibration-"))
@@ -122,11 +122,11 @@ def main() -> None:
           f"(seeds s, s+1, ...) it is missed from {len(missed)} starting seeds {missed or ''}")
 
 
-def _assignments(code: str) -> dict:
+def _assignments(code: list[tuple[str, int, str]]) -> dict:
     """The constant assignments of the reference code (best_beta), without running anything else."""
     import ast
     values = {}
-    for node in ast.parse(code).body:
+    for node in (node for _, _, text in code for node in ast.parse(text).body):
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
             for target in node.targets:
                 if isinstance(target, ast.Name):

@@ -1,76 +1,73 @@
-"""Turn a student's notebook into the module the hidden checks call.
+"""Turn a student's notebook into the code the hidden checks call.
 
-Only the student's definitions are taken, never their top-level statements: a solution cell
-may also train models, print or plot, and none of that should run (or cost time) in a check.
-The cells the course provides (imports, AutoEncoder) come from the trusted release, not from
-the student's copy, so an edited provided cell changes nothing.
+assignment/grader_view.py decides which cells count (notebook_code: the provided ones from the
+trusted release, so an edited provided cell changes nothing; the solution cells and every cell
+the student added from the submission) and, statement by statement, what runs (grader_view).
+The notebook's self-check and check cells run the same code, so students hear what is skipped.
 """
 from __future__ import annotations
 
-import ast
+import json
+import math
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from nbformat import NotebookNode
 
 from assignment import notebooks
+from assignment.grader_view import GraderView, grader_view, notebook_code
 
-# Provided cells the student's definitions rely on, taken from the release.
-PROVIDED_CELLS = ("setup", "autoencoder_class")
+BEST_BETA_CHECK = "p3d_best_beta"
+# What the check cell of 3d prints in the student's own run: "3d: best_beta = 1.0; the autograder ..."
+_PRINTED_BEST_BETA = re.compile(r"^3d: best_beta = (?P<value>[^;\s]+);", re.M)
 
 
 @dataclass
 class StudentCode:
-    source: str                                           # what the sandbox executes
+    statements: list[tuple[str, int, str]]               # (cell label, first line, source): what the sandbox runs
+    view: GraderView                                      # what was kept, left out, and why
     missing_cells: list[str] = field(default_factory=list)  # solution cells not found in the submission
-    unparsable_cells: dict[str, str] = field(default_factory=dict)  # grade id -> SyntaxError message
-    skipped_statements: int = 0                          # top-level statements left out
+    printed_best_beta: str | None = None                  # best_beta as the student's own run printed it in 3d
+
+    @property
+    def source(self) -> str:
+        """The statements as one file, for people reading it (the sandbox loads them one by one)."""
+        return "\n\n".join(f"# --- {label}, line {line}\n{text}" for label, line, text in self.statements) + "\n"
+
+    def write(self, path: Path) -> None:
+        """The file the hidden checks read (--submission): statements, and what the grader left out."""
+        missing = {name: {"cell": left.cell, "line": left.line, "reason": left.reason}
+                   for name, left in self.view.missing.items()}
+        binds = [list(kept.binds) for kept in self.view.kept]
+        path.write_text(json.dumps({"statements": self.statements, "binds": binds, "left_out": missing,
+                                    "unparsable": self.view.unparsable,
+                                    "printed_best_beta": self.printed_best_beta}), encoding="utf-8")
 
 
-def _calls_anything(node: ast.AST) -> bool:
-    return any(isinstance(n, ast.Call) for n in ast.walk(node))
+def printed_best_beta(submission: NotebookNode) -> str | None:
+    """The value of best_beta that check 3d printed in the student's run, as text (None when it did not run)."""
+    cell = notebooks.cells_by_grade_id(submission).get(BEST_BETA_CHECK)
+    if cell is None or cell.cell_type != "code":
+        return None
+    text = "".join(output.get("text", "") for output in cell.get("outputs", [])
+                   if output.get("output_type") == "stream" and output.get("name") == "stdout")
+    found = _PRINTED_BEST_BETA.search(text[:10_000])
+    return found["value"] if found else None
 
 
-def _keep(statement: ast.stmt) -> bool:
-    """Definitions, imports, and assignments of values that call nothing (best_beta = 1.0, sizes = [32, 64])."""
-    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
-        return True
-    if isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
-        return not _calls_anything(statement.value)
-    return False
-
-
-def definitions_of(source: str) -> tuple[str, int]:
-    """The top-level statements of `source` that define things, and how many others were left out.
-
-    Lines starting with % or ! (IPython magics and shell commands) are blanked first.
-    """
-    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
-    tree = ast.parse("\n".join(lines))
-    kept = [s for s in tree.body if _keep(s)]
-    return "\n\n".join(ast.unparse(s) for s in kept), len(tree.body) - len(kept)
+def printed_number(text: str | None) -> float | None:
+    """`text` as a finite number, or None."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def student_code(submission: NotebookNode, release: NotebookNode) -> StudentCode:
-    """The code the checks run: the release's provided cells, then the submission's solution cells."""
-    released = notebooks.cells_by_grade_id(release)
-    submitted = notebooks.cells_by_grade_id(submission)
-    parts = [released[grade_id].source for grade_id in PROVIDED_CELLS]
-    result = StudentCode(source="")
-    solution_ids = [gid for gid, cell in released.items()
-                    if cell.cell_type == "code" and notebooks.nbgrader_meta(cell).get("solution")]
-    for grade_id in solution_ids:
-        cell = submitted.get(grade_id)
-        if cell is None:
-            result.missing_cells.append(grade_id)
-            continue
-        try:
-            code, skipped = definitions_of(cell.source)
-        except SyntaxError as e:
-            result.unparsable_cells[grade_id] = f"line {e.lineno}: {e.msg}"
-            continue
-        result.skipped_statements += skipped
-        parts.append(f"# --- {grade_id}\n{code}")
-    # The provided AutoEncoder refers to the student's Encoder and Decoder by name at call time,
-    # so its position before them does not matter.
-    result.source = "\n\n".join(parts) + "\n"
-    return result
+    """The code the checks run: the release's provided cells and the submission's own, in notebook order."""
+    cells, missing = notebook_code(submission.cells, release.cells)
+    view = grader_view(cells)
+    statements = [(kept.cell, kept.line, kept.source) for kept in view.kept]
+    return StudentCode(statements, view, missing, printed_best_beta(submission))

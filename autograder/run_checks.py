@@ -20,7 +20,7 @@ from assignment.environment import course_env
 from assignment.parts import PARTS, part_of
 from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT
 
-from .extract import student_code
+from .extract import StudentCode, student_code
 from .sandbox.limits import limit_grading_memory
 from .sandbox.runner import remove_tree
 
@@ -77,17 +77,18 @@ def autograded_points(release: NotebookNode) -> dict[str, float]:
             for c in release.cells if notebooks.is_autograded_test(c)}
 
 
-def run_hidden_checks(code: str, workdir: Path, grade_ids: set[str] | None = None, unconfined: bool = False) -> list[dict]:
+def run_hidden_checks(code: StudentCode, workdir: Path, grade_ids: set[str] | None = None,
+                      unconfined: bool = False) -> list[dict]:
     """Run every check file (or those of `grade_ids`) on `code`; return the raw per-check records of the report.
 
     The probes run confined (sandbox/policy.py) unless the grader chose `unconfined`.
     """
-    (workdir / "submission.py").write_text(code, encoding="utf-8")
+    code.write(workdir / "submission.json")
     report = workdir / "report.json"
     files = [str(CHECKS_DIR / f"test_{gid}.py") for gid in sorted(grade_ids)] if grade_ids else [str(CHECKS_DIR)]
     command = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", "-n", str(WORKERS),
                "--dist", "loadfile",
-               f"--basetemp={workdir / 'probes'}", f"--submission={workdir / 'submission.py'}", f"--report={report}",
+               f"--basetemp={workdir / 'probes'}", f"--submission={workdir / 'submission.json'}", f"--report={report}",
                *(["--unconfined"] if unconfined else [])]
     result = subprocess.run(command, cwd=REPO_ROOT, env=course_env(), capture_output=True, text=True,
                             timeout=WHOLE_RUN_SECONDS, preexec_fn=limit_grading_memory)
@@ -104,11 +105,10 @@ def grade_notebook(submission: NotebookNode, release: NotebookNode | None = None
               if not grade_ids or gid in grade_ids}
     extracted = student_code(submission, release)
     notes = [f"the solution cell {gid} is missing from the notebook" for gid in extracted.missing_cells]
-    notes += [f"the solution cell {gid} does not parse ({why}); its code was left out"
-              for gid, why in extracted.unparsable_cells.items()]
+    notes += [f"{label} does not parse ({why}); nothing in it was run" for label, why in extracted.view.unparsable.items()]
     scratch = Path(tempfile.mkdtemp(prefix="vae-grading-"))
     try:
-        for record in run_hidden_checks(extracted.source, scratch, grade_ids, unconfined):
+        for record in run_hidden_checks(extracted, scratch, grade_ids, unconfined):
             grade = grades.get(record["grade_id"])
             if grade is not None:   # one line each: a message cannot pass for another line of the report
                 grade.checks.append(CheckResult(record["check"], record["doc"], record["passed"],

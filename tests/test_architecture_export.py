@@ -600,7 +600,7 @@ def probe_server():
         yield server
 
 
-def stubs_with(release_nb, source: str) -> str:
+def stubs_with(release_nb, source: str) -> list[tuple[str, int, str]]:
     """The code the checks run for the release with `source` as its 2a solution cell.
 
     The release's setup cell is replaced by its torch imports: matplotlib and torchvision would cost
@@ -610,10 +610,10 @@ def stubs_with(release_nb, source: str) -> str:
     cells = notebooks.cells_by_grade_id(notebook)
     cells["setup"].source = PRELUDE + "from torch.utils.data import DataLoader, TensorDataset\n"
     cells["p2a_encoder_decoder_solution"].source = source
-    return student_code(notebook, notebook).source
+    return student_code(notebook, notebook).statements
 
 
-def checks_2a_2b(server, code: str, tmp_path) -> dict[str, list[tuple[bool, str]]]:
+def checks_2a_2b(server, code, tmp_path) -> dict[str, list[tuple[bool, str]]]:
     """The real 2a and 2b checks on `code`, in this process with real probes: (passed, message) per check."""
     def run_probe(entry, inputs, seconds=30):
         scratch = Path(tempfile.mkdtemp(prefix=f"{entry}-", dir=tmp_path))

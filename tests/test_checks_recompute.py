@@ -31,7 +31,7 @@ from assignment.paths import REPO_ROOT
 from autograder.checks import regimes as R
 from autograder.checks import results
 from autograder.data import grading_subset
-from autograder.extract import student_code
+from autograder.extract import StudentCode, student_code
 from tests.variants import variant_notebook
 from autograder.run_checks import CHECKS_DIR, CellGrade, CheckResult, autograded_points, grade_notebook
 from autograder.sandbox.networks import ReferenceDecoder, ReferenceEncoder, _InvertibleDecoder, decode_codes
@@ -47,13 +47,13 @@ def _failed(grade: CellGrade) -> dict[str, str]:
     return {check.check: check.message for check in grade.checks if not check.passed}
 
 
-def _check_files(code: str, grade_ids: set[str], workdir: Path, keyword: str, release) -> dict[str, CellGrade]:
+def _check_files(code: StudentCode, grade_ids: set[str], workdir: Path, keyword: str, release) -> dict[str, CellGrade]:
     """Run the check files of `grade_ids` on `code` with pytest's -k `keyword`; the cells' grades."""
-    (workdir / "submission.py").write_text(code)
+    code.write(workdir / "submission.json")
     report = workdir / "report.json"
     subprocess.run([sys.executable, "-m", "pytest", *(str(CHECKS_DIR / f"test_{gid}.py") for gid in sorted(grade_ids)),
                     "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile", "-k", keyword,
-                    f"--basetemp={workdir / 'probes'}", f"--submission={workdir / 'submission.py'}", f"--report={report}"],
+                    f"--basetemp={workdir / 'probes'}", f"--submission={workdir / 'submission.json'}", f"--report={report}"],
                    cwd=REPO_ROOT, env=course_env(), capture_output=True, text=True, timeout=300)
     points = autograded_points(release)
     grades = {gid: CellGrade(gid, points[gid]) for gid in grade_ids}
@@ -66,7 +66,7 @@ def _check_files(code: str, grade_ids: set[str], workdir: Path, keyword: str, re
 @pytest.fixture(scope="module")
 def pretender(source_nb, release_nb, tmp_path_factory) -> dict[str, CellGrade]:
     # The beta runs of 3b train the reference VAE (the pretender's is honest) and take a minute: left out.
-    code = student_code(variant_notebook(source_nb, HERE / "pretender.py"), release_nb).source
+    code = student_code(variant_notebook(source_nb, HERE / "pretender.py"), release_nb)
     return _check_files(code, {"p2c_train_autoencoder", "p2e_sample_prior", "p3b_train_vae", "p4_interpolate"},
                         tmp_path_factory.mktemp("pretender"), "not beta0 and not beta10", release_nb)
 

@@ -176,7 +176,7 @@ def test_a_probe_that_kills_the_server_and_plants_links_cannot_make_the_grader_w
     code = ("import os, signal, time\n"
             "def f(x):\n"
             "    if os.path.exists('probe.py') and os.getpid() != 1:\n"
-            "        for name in ('submission.py', 'probe.py', 'inputs.pt', 'output.log'):\n"
+            "        for name in ('submission.json', 'probe.py', 'inputs.pt', 'output.log'):\n"
             "            try:\n                os.remove(name)\n            except OSError:\n                pass\n"
             f"            os.symlink({str(canary)!r}, name)\n"
             "        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):\n"

@@ -163,7 +163,7 @@ else:
     run(code, probe, "call", {{"x": torch.zeros(1)}}, Path(r"{tmp_path}") / "s", limits)
 '''
     process = subprocess.Popen([sys.executable, "-c", grader], cwd=Path(__file__).parent.parent)
-    scratch_code = tmp_path / "s" / "submission.py"
+    scratch_code = tmp_path / "s" / "submission.json"
     deadline = time.monotonic() + 120
     while not (scratch_code.exists() and marker in scratch_code.read_text()) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -17,14 +17,15 @@ from pathlib import Path
 
 import pytest
 from nbformat import NotebookNode
-from nbformat.v4 import new_markdown_cell, new_output
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
 from assignment import notebooks
 from assignment.parts import QUESTIONS, part_of, word_count
 
 HINT = 'self_check("path/to/vae.ipynb")'
 SECTIONS = {"stubs": "1. Your code and written answers", "checks": "2. Check cells",
-            "metadata": "3. Cells the grader needs", "words": "4. Word limits"}
+            "metadata": "3. Cells the grader needs", "words": "4. Word limits",
+            "unseen": "5. What the autograder runs of your code"}
 KINDS = {  # (grade, solution, locked) -> kind, as the self-check's table names them
     (False, False, True): "provided",
     (False, True, False): "solution",
@@ -48,11 +49,13 @@ def cell(source_nb) -> NotebookNode:
 
 
 @pytest.fixture
-def namespace(cell, monkeypatch) -> dict:
-    """The globals of a fresh kernel after running the self-check cell, outside Colab, Jupyter and the grader."""
+def namespace(cell, source_nb, monkeypatch) -> dict:
+    """The globals of a fresh kernel after running the grader-view and self-check cells, outside Colab,
+    Jupyter and the grader."""
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     namespace: dict = {}
+    exec(compile(notebooks.cells_by_grade_id(source_nb)["grader_view"].source, "<grader_view cell>", "exec"), namespace)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(compile(cell.source, "<self_check cell>", "exec"), namespace)
@@ -86,7 +89,7 @@ def sections(printed: str) -> dict[str, str]:
             found[current] += line + "\n"
         elif line.strip():
             current = None
-    assert set(found) == set(SECTIONS), f"The report should have the four sections {list(SECTIONS.values())}:\n{printed}"
+    assert set(found) == set(SECTIONS), f"The report should have the sections {list(SECTIONS.values())}:\n{printed}"
     return found
 
 
@@ -113,7 +116,17 @@ def test_the_release_carries_the_self_check_verbatim(cell, release_nb):
     assert released.source == cell.source
 
 
-def test_the_self_check_needs_only_the_standard_library_and_colab(cell):
+def test_the_notebook_carries_the_graders_own_view_of_the_code_verbatim(source_nb, release_nb):
+    """The grader_view cell is assignment/grader_view.py, so the notebook warns exactly as the grader decides."""
+    for where, nb in (("solutions", source_nb), ("release", release_nb)):
+        cell = notebooks.cells_by_grade_id(nb).get("grader_view")
+        assert cell is not None and cell.source == notebooks.grader_view_cell_source(), (
+            f"The grader_view cell of {where} differs from assignment/grader_view.py: run `python -m assignment release`.")
+
+
+@pytest.mark.parametrize("grade_id", ["self_check", "grader_view"])
+def test_the_self_check_needs_only_the_standard_library_and_colab(grade_id, source_nb):
+    cell = notebooks.cells_by_grade_id(source_nb)[grade_id]
     imported = set()
     for node in ast.walk(ast.parse(cell.source)):
         if isinstance(node, ast.Import):
@@ -350,3 +363,41 @@ def test_a_wrong_path_or_a_file_that_is_not_a_notebook_gets_a_plain_message_not_
     printed = capsys.readouterr()
     assert printed.err == "" and printed.out.startswith("Self-check")
     assert report is None or report["ready"] is False
+
+
+# --- section 5: what the autograder runs of the student's code -------------------------------------
+
+def test_the_self_check_names_each_definition_the_grader_would_not_see(namespace, executed_solution, tmp_path, capsys):
+    nb = copy.deepcopy(executed_solution)
+    cells = notebooks.cells_by_grade_id(nb)
+    at = nb.cells.index(cells["p2c_run"]) + 1
+    nb.cells.insert(at, new_code_cell("dev = test_images.device\nlimit = len(train_set)\n"))
+    cells["p4_interpolate_solution"].source = cells["p4_interpolate_solution"].source.replace(
+        "device = next(model.parameters()).device", "device = dev")
+    cells["p2e_sample_prior_solution"].source = cells["p2e_sample_prior_solution"].source.replace(
+        "z = torch.randn(n, nz", "z = torch.randn(min(n, limit), nz")
+    report, printed = run(namespace, nb, tmp_path, capsys)
+    assert report["grader_unseen"] == ["sample_prior uses limit", "interpolate uses dev"], printed["unseen"]
+    assert ("✗ interpolate uses dev, which is defined by a statement the autograder skips (the cell you added after "
+            "p2c_run, line 1: it uses test_images, which the autograder leaves out)") in printed["unseen"], printed["unseen"]
+    assert "sample_prior uses limit" in printed["unseen"] and "it uses train_set" in printed["unseen"]
+    assert report["ready"] is False
+
+
+def test_the_self_check_says_where_a_computed_best_beta_comes_from(namespace, executed_solution, tmp_path, capsys):
+    nb = copy.deepcopy(executed_solution)
+    cells = notebooks.cells_by_grade_id(nb)
+    cells["p3d_tuning_solution"].source = cells["p3d_tuning_solution"].source.replace(
+        "best_beta = 1.0", "best_beta = sorted(tuned_vaes)[2]")
+    report, printed = run(namespace, nb, tmp_path, capsys)
+    assert "✓ best_beta is computed from your search" in printed["unseen"] and "(best_beta = 1.0)" in printed["unseen"]
+    cells["p3d_best_beta"].outputs = []
+    report, printed = run(namespace, nb, tmp_path, capsys)
+    assert "✗ best_beta is computed from your search" in printed["unseen"] and report["grader_unseen"] == ["best_beta"]
+
+
+def test_a_cell_that_is_not_python_is_named(namespace, executed_solution, tmp_path, capsys):
+    nb = copy.deepcopy(executed_solution)
+    nb.cells.insert(10, new_code_cell("def helper(:\n    pass\n"))
+    report, printed = run(namespace, nb, tmp_path, capsys)
+    assert "is not valid Python (line 1" in printed["unseen"] and len(report["grader_unseen"]) == 1, printed["unseen"]

@@ -1,6 +1,6 @@
 """Harness of the hidden checks: runs probes in the sandbox and writes a plain-words report.
 
-    python -m pytest autograder/checks --submission CODE.py --report REPORT.json
+    python -m pytest autograder/checks --submission CODE.json --report REPORT.json
 
 Each check file `test_<grade id>.py` grades the notebook cell with that grade id. A check's
 docstring says in plain words what it verifies; its assertion message says what was wrong.
@@ -37,11 +37,46 @@ def pytest_addoption(parser):
 
 
 @pytest.fixture(scope="session")
-def student_code(request) -> str:
+def submission(request) -> dict:
+    """What autograder/extract.py wrote (StudentCode.write), or a plain .py file taken as one statement."""
     path = request.config.getoption("--submission")
     if not path:
-        pytest.exit("the hidden checks need --submission CODE.py", returncode=2)
-    return Path(path).read_text()
+        pytest.exit("the hidden checks need --submission CODE.json (or CODE.py)", returncode=2)
+    if path.endswith(".py"):
+        return {"statements": [["submission.py", 1, Path(path).read_text()]], "binds": [[]], "left_out": {},
+                "unparsable": {}, "printed_best_beta": None}
+    return json.loads(Path(path).read_text())
+
+
+@pytest.fixture(scope="session")
+def student_code(submission) -> list:
+    return [tuple(statement) for statement in submission["statements"]]
+
+
+def explain(outcome, submission: dict) -> str:
+    """The probe's message, and why a name the call needed was not there when the grader loaded the code."""
+    statements, binds = submission["statements"], submission["binds"]
+    failed = {index: error for index, error in outcome.load_failures if 0 <= index < len(statements)}
+    name = outcome.missing_name
+    left_out = submission["left_out"].get(name) if name else None
+    if left_out:
+        return (f"{outcome.message}. {name} is defined by a statement the grader skips ({left_out['cell']}, line "
+                f"{left_out['line']}: {left_out['reason']}): define it inside the function that uses it, pass it as "
+                f"an argument, or define it in a cell of its own that neither trains nor plots")
+    defining = [index for index in failed if name and name in binds[index]]
+    if defining:
+        label, line, _ = statements[defining[-1]]
+        return (f"{outcome.message}. The statement that defines {name} ({label}, line {line}) failed when the grader "
+                f"loaded your code: {failed[defining[-1]]}")
+    if name and submission["unparsable"]:
+        label, why = next(iter(submission["unparsable"].items()))
+        return f"{outcome.message}. {label} does not parse ({why}), so nothing in it could be loaded"
+    if failed:
+        index = min(failed)
+        label, line, _ = statements[index]
+        return (f"{outcome.message} (and {len(failed)} statement{'s' if len(failed) > 1 else ''} of your code failed "
+                f"when loaded; the first: {label}, line {line}: {failed[index]})")
+    return outcome.message
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +92,7 @@ def probe_server(confined):
 
 
 @pytest.fixture(scope="session")
-def run_probe(student_code, probe_server, confined, tmp_path_factory):
+def run_probe(student_code, submission, probe_server, confined, tmp_path_factory):
     """run_probe(entry, inputs, seconds) -> the probe's data, or the check fails in plain words.
 
     One torch thread per probe: the checks run in two pytest-xdist workers on a 2-core machine.
@@ -67,7 +102,7 @@ def run_probe(student_code, probe_server, confined, tmp_path_factory):
         limits = ProbeLimits(seconds=seconds, threads=1, confined=confined)
         outcome = probe_server.run(student_code, PROBES, entry, inputs, scratch, limits)
         if not outcome.ok:
-            pytest.fail(outcome.message, pytrace=False)
+            pytest.fail(explain(outcome, submission), pytrace=False)
         return outcome.data
     return call
 

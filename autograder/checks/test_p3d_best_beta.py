@@ -5,16 +5,30 @@ import pytest
 
 from autograder.checks import regimes as R
 from autograder.checks import results
+from autograder.extract import printed_number
 
 
 @pytest.fixture(scope="module")
-def beta(run_probe):
+def beta(run_probe, submission):
+    """best_beta as the notebook gives it: by the code the grader runs, or, when it is computed from the
+    trained models of the search (which the grader does not retrain), as the student's own run printed it."""
     out = run_probe("best_beta", {})
-    kind = results.plain(out, "type", str, "the type of best_beta")
-    assert results.plain(out, "is_number", bool, "whether best_beta is a number"), (
-        f"best_beta should be a number set after tuning, got a {kind}.")
-    value = results.plain(out, "value", float, "the value of best_beta")
-    assert math.isfinite(value) and 0 < value <= 1000, f"best_beta should be a positive number, got {value}."
+    if not results.plain(out, "defined", bool, "whether best_beta is defined"):
+        printed = submission["printed_best_beta"]
+        left_out = submission["left_out"].get("best_beta")
+        value = printed_number(printed)
+        where = (f"best_beta is computed by a statement the autograder does not run ({left_out['cell']}, line "
+                 f"{left_out['line']}: {left_out['reason']})" if left_out else "best_beta is not defined by your code")
+        assert printed is not None, (
+            f"{where}, and the notebook you submitted has no output of Check 3d showing its value. Run the whole "
+            f"notebook (Restart and run all) and submit it with its outputs, or set best_beta to a number.")
+        assert value is not None, f"{where}, and Check 3d in your notebook printed best_beta = {printed}, not a number."
+    else:
+        kind = results.plain(out, "type", str, "the type of best_beta")
+        assert results.plain(out, "is_number", bool, "whether best_beta is a number"), (
+            f"best_beta should be a number set after tuning, got a {kind}.")
+        value = results.plain(out, "value", float, "the value of best_beta")
+    assert math.isfinite(value) and 0 < value <= 1000, f"best_beta should be a positive number, got {value:g}."
     return value
 
 

@@ -209,5 +209,5 @@ def interpolation(student, inputs):
 def best_beta(student, inputs):
     value = student.get("best_beta")
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return {"is_number": is_number, "value": float(value) if is_number else float("nan"),
-            "type": type(value).__name__}
+    return {"defined": "best_beta" in student, "is_number": is_number,
+            "value": float(value) if is_number else float("nan"), "type": type(value).__name__}

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,9 +42,10 @@ import json, os, sys, traceback
 import torch
 
 
-def _report(kind, message):
+def _report(kind, message, load_failures=(), missing_name=None):
     with open("error.json", "w") as f:
-        json.dump({"kind": kind, "message": message}, f)
+        json.dump({"kind": kind, "message": message, "load_failures": list(load_failures),
+                   "missing_name": missing_name}, f)
 
 
 def _plain(value):
@@ -57,25 +59,53 @@ def _plain(value):
     return value
 
 
-def _run_probe(threads, entry):
+class _TooSlow(Exception):
+    pass
+
+
+def _too_slow(signum, frame):
+    raise _TooSlow()
+
+
+def _load(namespace, seconds):
+    # The student's code, statement by statement (autograder/extract.py): one that fails costs only
+    # what it defines. Returns [[statement index, message], ...] of those that failed.
+    import signal
+    failures = []
+    signal.signal(signal.SIGALRM, _too_slow)
+    with open("submission.json", encoding="utf-8") as f:
+        chunks = json.load(f)
+    for index, (label, line, source) in enumerate(chunks):
+        try:
+            code = compile("\n" * (line - 1) + source, label, "exec")
+            signal.setitimer(signal.ITIMER_REAL, seconds)
+            try:
+                exec(code, namespace)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except _TooSlow:
+            failures.append([index, f"it took longer than {seconds:g} s"])
+        except BaseException as e:
+            failures.append([index, f"{type(e).__name__}: {e}"[:300]])
+    return failures, {label for label, _, _ in chunks}
+
+
+def _run_probe(threads, entry, load_seconds):
     # Runs in the scratch directory; never returns: the process ends here.
     torch.set_num_threads(threads)
     try:
         _inputs = torch.load("inputs.pt", weights_only=True)
         _student = {"__name__": "submission"}
-        try:
-            exec(compile(open("submission.py").read(), "submission.py", "exec"), _student)
-        except BaseException as e:
-            _report("load", f"{type(e).__name__}: {e}")
-            os._exit(3)
+        _failures, _labels = _load(_student, load_seconds)
         _probe = {"__name__": "probe"}
         exec(compile(open("probe.py").read(), "probe.py", "exec"), _probe)
         try:
             _result = _probe[entry](_student, _inputs)
         except BaseException as e:
-            _frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == "submission.py"]
+            _frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename in _labels]
             _where = f" (in {_frames[-1].name}: {_frames[-1].line})" if _frames else ""
-            _report("call", f"{type(e).__name__}: {e}{_where}")
+            _report("call", f"{type(e).__name__}: {e}{_where}", _failures,
+                    getattr(e, "name", None) if isinstance(e, NameError) else None)
             os._exit(4)
         try:
             torch.save(_plain(_result), "result.pt")
@@ -90,7 +120,7 @@ def _run_probe(threads, entry):
 '''
 
 # One probe, one process: python -c _CHILD threads entry (in the scratch directory).
-_CHILD = _CHILD_BODY + "\n_run_probe(int(sys.argv[1]), sys.argv[2])\n"
+_CHILD = _CHILD_BODY + "\n_run_probe(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]))\n"
 
 # The fork server: imports torch once, then forks a fresh child per request line on stdin
 # ({"scratch", "entry", "threads", "memory", "files"}); answers {"pid"} then {"status"} on stdout.
@@ -115,7 +145,7 @@ for _line in sys.stdin:
         _log = os.open("output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         _null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(_null, 0), os.dup2(_log, 1), os.dup2(_log, 2)   # the protocol pipes are gone for the probe
-        _run_probe(_request["threads"], _request["entry"])
+        _run_probe(_request["threads"], _request["entry"], _request["load_seconds"])
     print(json.dumps({"pid": _pid}), flush=True)
     _, _status = os.waitpid(_pid, 0)
     _code = -os.WTERMSIG(_status) if os.WIFSIGNALED(_status) else os.WEXITSTATUS(_status)
@@ -142,6 +172,8 @@ class Outcome:
     data: dict = field(default_factory=dict)
     seconds: float = 0.0
     output: str = ""                     # the tail of what the child printed
+    missing_name: str | None = None      # the name of a NameError the call raised
+    load_failures: list[tuple[int, str]] = field(default_factory=list)   # (statement index, message) that failed to load
 
     @property
     def ok(self) -> bool:
@@ -176,7 +208,14 @@ def _command(limits: ProbeLimits, python: list[str], writable: Path, server: boo
             {"PATH": os.defpath})
 
 
-def _prepare(code: str, probe: str, inputs: dict, scratch: Path) -> None:
+Code = str | Sequence[tuple[str, int, str]]   # source, or statements as (label, first line, source)
+
+
+def _statements(code: Code) -> list[tuple[str, int, str]]:
+    return [("submission.py", 1, code)] if isinstance(code, str) else [(str(a), int(b), str(c)) for a, b, c in code]
+
+
+def _prepare(code: Code, probe: str, inputs: dict, scratch: Path) -> None:
     """Write the probe's files into `scratch`, an empty folder (made here if it does not exist).
 
     Untrusted code may have run in the folder holding `scratch` (a probe server's), so nothing
@@ -196,8 +235,8 @@ def _prepare(code: str, probe: str, inputs: dict, scratch: Path) -> None:
         def create(name: str):
             return os.fdopen(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644,
                                      dir_fd=folder), "wb")
-        with create("submission.py") as f:
-            f.write(code.encode("utf-8"))
+        with create("submission.json") as f:
+            f.write(json.dumps(_statements(code)).encode("utf-8"))
         with create("probe.py") as f:
             f.write(probe.encode("utf-8"))
         with create("inputs.pt") as f:
@@ -206,14 +245,14 @@ def _prepare(code: str, probe: str, inputs: dict, scratch: Path) -> None:
         os.close(folder)
 
 
-def run(code: str, probe: str, entry: str, inputs: dict, scratch: Path, limits: ProbeLimits = ProbeLimits()) -> Outcome:
-    """Execute the student's `code`, then `probe`'s function `entry(student_namespace, inputs)`, in a new child.
+def run(code: Code, probe: str, entry: str, inputs: dict, scratch: Path, limits: ProbeLimits = ProbeLimits()) -> Outcome:
+    """Execute the student's `code` (one statement at a time, see _load), then `probe`'s function `entry(student_namespace, inputs)`, in a new child.
 
     `scratch` must be a fresh, empty directory; it is the child's working directory and home.
     A ProbeServer does the same for many probes without starting Python and torch each time.
     """
     _prepare(code, probe, inputs, scratch)
-    python = [sys.executable, "-I", "-c", _CHILD, str(limits.threads), entry]
+    python = [sys.executable, "-I", "-c", _CHILD, str(limits.threads), entry, str(limits.statement_seconds)]
     command, env = _command(limits, python, scratch)
     started = time.perf_counter()
     with os.fdopen(os.open(scratch / "output.log", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644),
@@ -278,7 +317,7 @@ class ProbeServer:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
 
-    def run(self, code: str, probe: str, entry: str, inputs: dict, scratch: Path,
+    def run(self, code: Code, probe: str, entry: str, inputs: dict, scratch: Path,
             limits: ProbeLimits | None = None) -> Outcome:
         """Like sandbox.run, in a child forked from the server (restarted if it has died)."""
         limits = limits or self.limits
@@ -289,7 +328,8 @@ class ProbeServer:
         if self._server is None or self._server.poll() is not None:
             self._start(writable)
         request = {"scratch": str(scratch), "entry": entry, "threads": limits.threads,
-                   "memory": limits.memory_bytes, "files": limits.file_bytes}
+                   "memory": limits.memory_bytes, "files": limits.file_bytes,
+                   "load_seconds": limits.statement_seconds}
         try:
             self._server.stdin.write((json.dumps(request) + "\n").encode())
             self._server.stdin.flush()
@@ -376,8 +416,8 @@ def _tail(scratch: Path, name: str, limit: int = 4000) -> str:
 
 def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, output: str,
              limits: ProbeLimits) -> Outcome:
-    def make(status: str, message: str, data: dict | None = None) -> Outcome:
-        return Outcome(status, message, data or {}, seconds, output)
+    def make(status: str, message: str, data: dict | None = None, missing_name=None, load_failures=()) -> Outcome:
+        return Outcome(status, message, data or {}, seconds, output, missing_name, list(load_failures))
 
     if timed_out:
         return make("timeout", f"did not finish within {limits.seconds:g} s (an endless loop, or far too slow) and was stopped")
@@ -387,14 +427,16 @@ def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, ou
             with error_file:
                 error = json.loads(error_file.read(2**20))
             kind, message = str(error["kind"]), " ".join(str(error["message"])[:500].split())
-        except (ValueError, KeyError, TypeError, RecursionError):
+            missing_name = error.get("missing_name")
+            missing_name = missing_name[:200] if isinstance(missing_name, str) else None
+            load_failures = [(int(index), " ".join(str(text)[:300].split()))
+                             for index, text in error.get("load_failures", [])[:10_000]]
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return make("error", "the submission wrote over the grader's error report")
         if "MemoryError" in message or "DefaultCPUAllocator: can't allocate" in message:
             return make("memory", f"ran out of memory (limit {limits.memory_bytes / 2**30:g} GiB): {message}")
-        if kind == "load":
-            return make("error", f"your code failed while being loaded: {message}")
         if kind == "call":
-            return make("error", f"your code raised {message}")
+            return make("error", f"your code raised {message}", missing_name=missing_name, load_failures=load_failures)
         if kind == "save":
             return make("error", f"what your code returned could not be handed back to the grader (results are "
                                  f"limited to {limits.file_bytes / 2**20:g} MiB): {message[:200]}")

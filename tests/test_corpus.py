@@ -12,10 +12,11 @@ import pytest
 
 from autograder.run_checks import grade_notebook
 
-from tests.variants import variant_notebook
+from tests.variants import MARKER, variant_notebook
 
 CORPUS = Path(__file__).parent / "submissions"
-CORRECT = sorted((CORPUS / "correct").glob("*.py"))
+# The student-style variants (cell markers) are graded through nbgrader by tests/test_fairness.py.
+CORRECT = sorted(path for path in (CORPUS / "correct").glob("*.py") if not MARKER.search(path.read_text()))
 WRONG = sorted((CORPUS / "wrong").glob("*.py"))
 
 

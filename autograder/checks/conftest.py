@@ -60,7 +60,7 @@ def explain(outcome, submission: dict) -> str:
     name = outcome.missing_name
     left_out = submission["left_out"].get(name) if name else None
     if left_out:
-        return (f"{outcome.message}. {name} is defined by a statement the grader skips ({left_out['cell']}, line "
+        return (f"{outcome.message}. {name} is defined by a statement the autograder skips ({left_out['cell']}, line "
                 f"{left_out['line']}: {left_out['reason']}): define it inside the function that uses it, pass it as "
                 f"an argument, or define it in a cell of its own that neither trains nor plots")
     defining = [index for index in failed if name and name in binds[index]]

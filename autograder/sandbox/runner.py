@@ -73,8 +73,17 @@ def _load(namespace, seconds):
     import signal
     failures = []
     signal.signal(signal.SIGALRM, _too_slow)
+    import linecache
     with open("submission.json", encoding="utf-8") as f:
         chunks = json.load(f)
+    cells = {}   # each cell's lines where its statements stand, so that tracebacks can quote them
+    for label, line, source in chunks:
+        lines = cells.setdefault(label, [])
+        for offset, text in enumerate(source.splitlines(), start=line - 1):
+            lines.extend([""] * (offset + 1 - len(lines)))
+            lines[offset] = text + "\n"
+    for label, lines in cells.items():
+        linecache.cache[label] = (sum(map(len, lines)), None, lines, label)
     for index, (label, line, source) in enumerate(chunks):
         try:
             code = compile("\n" * (line - 1) + source, label, "exec")

@@ -65,7 +65,32 @@ def test_an_exception_is_reported_with_its_type_and_line(call, tmp_path):
 ])
 def test_a_submission_that_ends_its_process_loses_only_this_call(call, code, words, tmp_path):
     outcome = call(code)
-    assert not outcome.ok and words in outcome.message
+    said = [outcome.message] + [message for _, message in outcome.load_failures]   # sys.exit while loading: recorded
+    assert not outcome.ok and any(words in text for text in said), said
+
+
+def test_a_statement_that_fails_to_load_costs_only_what_it_defines(call):
+    outcome = call([("a cell", 1, "import torch"), ("a cell", 2, "SCALE = 1 / 0"),
+                    ("another cell", 1, "def f(x):\n    return x * 2\n"), ("another cell", 3, "def g(x):\n    return SCALE\n")])
+    assert outcome.ok and torch.equal(outcome.data["y"], torch.arange(4.0) * 2), outcome.message
+
+
+def test_a_name_that_a_failed_statement_defines_is_reported_with_the_failure(call):
+    outcome = call([("a cell", 1, "SCALE = 1 / 0"), ("a cell", 2, "def f(x):\n    return x * SCALE\n")])
+    assert outcome.missing_name == "SCALE" and outcome.load_failures == [(0, "ZeroDivisionError: division by zero")]
+    assert "in f: return x * SCALE" in outcome.message, outcome.message
+
+
+def test_a_statement_that_loads_forever_is_stopped_and_the_rest_still_loads(call):
+    outcome = call([("a cell", 1, "while True:\n    pass\n"), ("a cell", 3, "def f(x):\n    return x\n")],
+                   Limits(seconds=30, statement_seconds=1))
+    assert outcome.ok and torch.equal(outcome.data["y"], torch.arange(4.0)) and outcome.seconds < 15, outcome.message
+
+
+def test_a_statement_stopped_while_loading_is_named_when_the_call_fails(call):
+    outcome = call([("a cell", 1, "while True:\n    pass\n"), ("a cell", 3, "def f(x):\n    return y\n")],
+                   Limits(seconds=30, statement_seconds=1))
+    assert outcome.load_failures == [(0, "it took longer than 1 s")], outcome.message
 
 
 def test_an_endless_loop_is_stopped_at_the_time_limit(call, tmp_path):

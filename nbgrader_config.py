@@ -7,11 +7,12 @@ import os
 import sys
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput,
-                                    SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades,
+                                    IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from autograder.nbgrader_plugin import ExecuteUntilStuck, HiddenChecks, ShowReleasedChecks  # noqa: E402
+from autograder.nbgrader_plugin import (ExecuteUntilStuck, HiddenChecks, KeepSubmittedClaims,  # noqa: E402
+                                        ShowReleasedChecks)
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -44,6 +45,11 @@ c.Execute.kernel_name = "python3"
 # stops and says why. `--Sandbox.unconfined=True` runs it unconfined instead, trusting every
 # submission, and every report says so.
 c.Sandbox.unconfined = False
+
+# Before nbgrader clears the submitted outputs: what the student's own run printed that grading reads
+# (a best_beta computed from the search, as Check 3d printed it) is kept in the notebook's metadata.
+c.Autograde.sanitize_preprocessors = [KeepSubmittedClaims, ClearOutput, DeduplicateIds, OverwriteKernelspec,
+                                      OverwriteCells, CheckCellMetadata]
 
 # Autograding: the hidden checks run in trusted code after the student's notebook is executed
 # and decide every autograded cell's score (autograder/nbgrader_plugin.py).

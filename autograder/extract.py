@@ -19,6 +19,9 @@ from assignment import notebooks
 from assignment.grader_view import GraderView, grader_view, notebook_code
 
 BEST_BETA_CHECK = "p3d_best_beta"
+# Where nbgrader_plugin.KeepSubmittedClaims keeps, before nbgrader clears the outputs and re-executes the
+# notebook in fast mode, what the student's own run printed: {"printed_best_beta": "1.0" or None}.
+SUBMITTED_KEY = "vae_submitted_run"
 # What the check cell of 3d prints in the student's own run: "3d: best_beta = 1.0; the autograder ..."
 _PRINTED_BEST_BETA = re.compile(r"^3d: best_beta = (?P<value>[^;\s]+);", re.M)
 
@@ -56,6 +59,23 @@ def printed_best_beta(submission: NotebookNode) -> str | None:
     return found["value"] if found else None
 
 
+def keep_submitted_claims(nb: NotebookNode) -> None:
+    """Record, in the notebook's metadata, what the student's own run printed that grading reads.
+
+    Always overwritten: whatever the submission's metadata said is replaced by what its outputs say.
+    """
+    nb.metadata[SUBMITTED_KEY] = {"printed_best_beta": printed_best_beta(nb)}
+
+
+def submitted_best_beta(nb: NotebookNode) -> str | None:
+    """best_beta as the student's run printed it: kept before nbgrader re-ran the notebook, or in its outputs."""
+    kept = nb.metadata.get(SUBMITTED_KEY)
+    if isinstance(kept, dict):
+        value = kept.get("printed_best_beta")
+        return value[:100] if isinstance(value, str) else None
+    return printed_best_beta(nb)
+
+
 def printed_number(text: str | None) -> float | None:
     """`text` as a finite number, or None."""
     try:
@@ -70,4 +90,4 @@ def student_code(submission: NotebookNode, release: NotebookNode) -> StudentCode
     cells, missing = notebook_code(submission.cells, release.cells)
     view = grader_view(cells)
     statements = [(kept.cell, kept.line, kept.source) for kept in view.kept]
-    return StudentCode(statements, view, missing, printed_best_beta(submission))
+    return StudentCode(statements, view, missing, submitted_best_beta(submission))

@@ -8,6 +8,8 @@
   autograded check cell it replaces the outputs the student's kernel produced with the hidden
   checks' report and the partial score, so that nbgrader records the score that trusted code
   computed, whatever the student's kernel printed.
+- `KeepSubmittedClaims` runs first, before nbgrader clears the submitted outputs: it keeps in the
+  notebook's metadata what the student's own run printed that grading reads (extract.SUBMITTED_KEY).
 - `ShowReleasedChecks` keeps hidden tests out of the feedback students get.
 """
 from __future__ import annotations
@@ -66,6 +68,13 @@ class ExecuteUntilStuck(Execute):
             return super().preprocess(nb, resources, km)
         except DeadKernelError:   # raised again while shutting the dead kernel down
             return nb, resources
+
+
+class KeepSubmittedClaims(NbGraderPreprocessor):
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        from .extract import keep_submitted_claims
+        keep_submitted_claims(nb)
+        return nb, resources
 
 
 class HiddenChecks(NbGraderPreprocessor):

@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat import NotebookNode
+from nbformat.v4 import new_output
 from nbgrader.api import Gradebook
 
 from assignment import notebooks
@@ -40,6 +41,19 @@ def sample_prior(decoder, n, nz, generator=None):
 """
 
 
+# best_beta chosen from the run: the student's full run printed 1.0; the grader's own fast-mode re-run would pick 0.01.
+CHOSEN_FROM_THE_RUN = """# %% replace p3d_tuning_solution
+BETA_CANDIDATES = [0.01, 0.1, 1.0, 10.0]
+tuned_vaes = {}
+for beta in BETA_CANDIDATES:
+    torch.manual_seed(SEED)
+    tuned_vaes[beta] = VAE(NZ, beta=beta)
+    train_vae(tuned_vaes[beta], train_loader, epochs=TUNE_EPOCHS, lr=LR, device=DEVICE)
+best_beta = 1.0 if len(train_loader) > 100 else 0.01   # stands for any choice that depends on the training run
+"""
+PRINTED_BY_THE_FULL_RUN = "3d: best_beta = 1.0; the autograder will retrain a VAE with it and check its regime.\n"
+
+
 def test_there_are_at_least_ten_student_style_correct_variants():
     assert len(STUDENT_STYLE) >= 10, [path.stem for path in STUDENT_STYLE]
 
@@ -48,12 +62,16 @@ def test_there_are_at_least_ten_student_style_correct_variants():
 def graded(source_nb, release_nb, tmp_path_factory) -> tuple[Path, dict[str, NotebookNode]]:
     course = tmp_path_factory.mktemp("fairness")
     generate_release_elsewhere(course)
-    failing = tmp_path_factory.mktemp("failing") / "one_cell_fails_to_load.py"
-    failing.write_text(FAILING_CELL)
+    extra = tmp_path_factory.mktemp("extra")
+    (extra / "one_cell_fails_to_load.py").write_text(FAILING_CELL)
+    (extra / "best_beta_from_the_full_run.py").write_text(CHOSEN_FROM_THE_RUN)
     submissions = {}
-    for variant in STUDENT_STYLE + [failing]:
+    for variant in STUDENT_STYLE + sorted(extra.glob("*.py")):
         nb = variant_notebook(source_nb, variant)
-        if "best_beta" in student_code(nb, release_nb).view.missing:   # computed from the trained search
+        if variant.stem == "best_beta_from_the_full_run":   # submitted with the output of the student's full run
+            notebooks.cells_by_grade_id(nb)["p3d_best_beta"].outputs = [
+                new_output("stream", name="stdout", text=PRINTED_BY_THE_FULL_RUN)]
+        elif "best_beta" in student_code(nb, release_nb).view.missing:   # computed from the trained search
             folder = tmp_path_factory.mktemp(variant.stem)
             nbformat.write(nb, str(folder / "vae.ipynb"))
             nb = execute(folder / "vae.ipynb", folder, fast=True)
@@ -108,3 +126,12 @@ def test_best_beta_computed_from_the_search_is_read_from_the_students_run(graded
     assert computed, "no student-style variant computes best_beta from its trained search"
     for name in computed:
         assert scores(course, name)["p3d_best_beta"][0] == 3, report(course, name, "p3d_best_beta")
+
+
+def test_best_beta_is_the_value_the_students_own_run_printed_not_the_graders_fast_run(graded):
+    course, _ = graded
+    assert scores(course, "best_beta_from_the_full_run")["p3d_best_beta"][0] == 3, (
+        report(course, "best_beta_from_the_full_run", "p3d_best_beta"))
+    autograded = notebooks.read(course / "autograded" / "best_beta_from_the_full_run" / "vae" / "vae.ipynb")
+    printed = "".join(o.get("text", "") for o in notebooks.cells_by_grade_id(autograded)["p3d_figures"].outputs)
+    assert "best_beta = 0.01" in printed, "the grader's own run should have chosen 0.01 (the test's premise)"

@@ -20,7 +20,7 @@ def beta(run_probe):
 
 @pytest.fixture(scope="module")
 def tuned(run_probe, mnist, beta):
-    return R.measure(run_probe, mnist["train"], mnist["test"], beta, R.ITERATIONS["tuned"])
+    return R.measure(run_probe, mnist["train"], mnist["test"], beta, R.ITERATIONS["tuned"], network=R.NETWORK["tuned"])
 
 
 @pytest.mark.prerequisite

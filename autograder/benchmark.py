@@ -1,11 +1,13 @@
-"""Time the grading of one submission, stage by stage (a benchmark, not a test).
+"""Time the grading of one submission against executing it once (a benchmark, not a test).
 
-    python -m autograder.benchmark [--runs 3]
+    python -m autograder.benchmark [--runs 3] [--no-autograde]
 
-Stages: the kernel execution of the notebook in fast mode (what nbgrader's Execute does), one
-sandbox start (a probe that does nothing), each check file alone, all hidden checks as grading
-runs them (two workers), and the whole of `nbgrader autograde` for one submission (execution,
-hidden checks, gradebook). Prints the median of the runs for each.
+In one run, for the reference solution and for the untouched release (a student who handed in
+the stubs): the kernel execution of the solution notebook in fast mode (what nbgrader's Execute
+does, the unit every ratio is in), one sandbox start (a probe that does nothing), each check
+file alone, all hidden checks as grading runs them (two workers), and the whole of `nbgrader
+autograde` for one submission (execution, hidden checks, gradebook). Prints the median of
+`--runs` runs of each, with its ratio to the fast-mode execution, and the torch device.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import torch
 
 from assignment import notebooks
 from assignment.environment import course_env
@@ -37,44 +41,71 @@ def timed(action) -> float:
     return time.perf_counter() - started
 
 
+def median_of(runs: int, action) -> tuple[float, float, float]:
+    seconds = [timed(action) for _ in range(runs)]
+    return statistics.median(seconds), min(seconds), max(seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="runs per stage; the median is printed")
+    parser.add_argument("--no-autograde", action="store_true", help="leave out nbgrader autograde end to end (the slowest stage)")
     args = parser.parse_args()
-    source = notebooks.read(SOURCE_NOTEBOOK)
+    release = notebooks.read(RELEASE_NOTEBOOK)
+    submissions = {"solution": notebooks.read(SOURCE_NOTEBOOK), "release": release}
     scratch = Path(tempfile.mkdtemp(prefix="vae-benchmark-"))
-    extracted = student_code(source, notebooks.read(RELEASE_NOTEBOOK))
-    extracted.write(scratch / "submission.json")
-    code = extracted.statements
+    code_files = {}
+    for name, notebook in submissions.items():
+        code_files[name] = scratch / f"{name}.json"
+        student_code(notebook, release).write(code_files[name])
+    code = student_code(submissions["solution"], release).statements
 
-    def check_file(path: Path):
+    def check_file(path: Path, submission: Path):
+        # check=False: the release fails its checks, which is what is being timed
         return lambda: subprocess.run([sys.executable, "-m", "pytest", str(path), "-q", "-p", "no:cacheprovider",
-                                       f"--basetemp={tempfile.mkdtemp(dir=scratch)}", f"--submission={scratch / 'submission.json'}"],
-                                      cwd=REPO_ROOT, env=course_env(), capture_output=True, check=True)
+                                       f"--basetemp={tempfile.mkdtemp(dir=scratch)}", f"--submission={submission}"],
+                                      cwd=REPO_ROOT, env=course_env(), capture_output=True, check=False)
 
-    course = Path(tempfile.mkdtemp(dir=scratch))
-    generate_release_elsewhere(course)
-    (course / "submitted" / "student" / "vae").mkdir(parents=True)
-    shutil.copy2(SOURCE_NOTEBOOK, course / "submitted" / "student" / "vae" / "vae.ipynb")
+    courses = {}
+    if not args.no_autograde:
+        for name in submissions:
+            course = courses[name] = Path(tempfile.mkdtemp(dir=scratch))
+            generate_release_elsewhere(course)
+            (course / "submitted" / "student" / "vae").mkdir(parents=True)
+            shutil.copy2(SOURCE_NOTEBOOK if name == "solution" else RELEASE_NOTEBOOK,
+                         course / "submitted" / "student" / "vae" / "vae.ipynb")
 
-    stages = {
-        "kernel execution (fast mode)": lambda: execute(SOURCE_NOTEBOOK, Path(tempfile.mkdtemp(dir=scratch)), fast=True),
+    print(f"Median of {args.runs} runs per stage, seconds; torch device: cpu "
+          f"({torch.get_num_threads()} threads available; probes use one thread each)"
+          + ("" if not torch.cuda.is_available() else "; a GPU is present but grading does not use it"), flush=True)
+    execution, low, high = median_of(args.runs, lambda: execute(SOURCE_NOTEBOOK, Path(tempfile.mkdtemp(dir=scratch)), fast=True))
+    print(f"{'kernel execution of the solution (fast mode)':56s} {execution:7.2f}   (min {low:.2f}, max {high:.2f})   = 1x", flush=True)
+
+    server = sandbox.ProbeServer()
+    server.run(code, EMPTY_PROBE, "nothing", {}, Path(tempfile.mkdtemp(dir=scratch)))   # started: torch imported
+    for name, action in {
         "sandbox start, one child per probe (empty probe)": lambda: sandbox.run(code, EMPTY_PROBE, "nothing", {},
                                                                                 Path(tempfile.mkdtemp(dir=scratch))),
         "sandbox start, forked by the probe server": lambda: server.run(code, EMPTY_PROBE, "nothing", {},
                                                                          Path(tempfile.mkdtemp(dir=scratch))),
-        **{f"checks {path.stem.removeprefix('test_')} (alone)": check_file(path) for path in sorted(CHECKS_DIR.glob("test_*.py"))},
-        "all hidden checks (2 workers)": lambda: grade_notebook(source),
-        "one submission through nbgrader autograde, end to end": lambda: run_nbgrader(
-            ["autograde", "vae", "--create", "--force"], course),
-    }
-    server = sandbox.ProbeServer()
-    server.run(code, EMPTY_PROBE, "nothing", {}, Path(tempfile.mkdtemp(dir=scratch)))   # started: torch imported
-    print(f"Grading the reference solution: median of {args.runs} runs per stage, seconds")
-    for name, action in stages.items():
-        seconds = [timed(action) for _ in range(args.runs)]
-        print(f"{name:52s} {statistics.median(seconds):7.2f}   (min {min(seconds):.2f}, max {max(seconds):.2f})", flush=True)
+    }.items():
+        seconds, low, high = median_of(args.runs, action)
+        print(f"{name:56s} {seconds:7.2f}   (min {low:.2f}, max {high:.2f})", flush=True)
     server.close()
+
+    stages = {f"checks {path.stem.removeprefix('test_')} (alone)": {name: check_file(path, code_files[name]) for name in submissions}
+              for path in sorted(CHECKS_DIR.glob("test_*.py"))}
+    stages["all hidden checks (2 workers)"] = {name: (lambda nb=notebook: grade_notebook(nb)) for name, notebook in submissions.items()}
+    if not args.no_autograde:
+        stages["one submission through nbgrader autograde, end to end"] = {
+            name: (lambda course=course: run_nbgrader(["autograde", "vae", "--create", "--force"], course))
+            for name, course in courses.items()}
+    print(f"\n{'stage':56s} {'solution':>9s} {'/ exec':>7s} {'release':>9s} {'/ exec':>7s}")
+    for stage, actions in stages.items():
+        medians = {name: median_of(args.runs, action)[0] for name, action in actions.items()}
+        print(f"{stage:56s} {medians['solution']:9.2f} {medians['solution'] / execution:6.2f}x "
+              f"{medians['release']:9.2f} {medians['release'] / execution:6.2f}x", flush=True)
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

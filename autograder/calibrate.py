@@ -90,7 +90,8 @@ def main() -> None:
             return seed, run, values
         beta, iterations = {"beta0": (0.0, R.ITERATIONS["beta0"]), "beta10": (10.0, R.ITERATIONS["beta10"]),
                             "tuned": (best_beta, R.ITERATIONS["tuned"])}[run]
-        return seed, run, R.measure(run_probe, data["train"], data["test"], beta, iterations, seed=seed)
+        return seed, run, R.measure(run_probe, data["train"], data["test"], beta, iterations, seed=seed,
+                                    network=R.NETWORK[run])
 
     jobs = [(seed, run) for seed in range(args.seeds) for run in args.runs]
     observed: dict[str, dict[str, list[float]]] = {}

@@ -35,7 +35,7 @@ def beta0(run_probe, mnist):
 
 @pytest.fixture(scope="module")
 def beta10(run_probe, mnist):
-    return R.measure(run_probe, mnist["train"], mnist["test"], 10.0, R.ITERATIONS["beta10"])
+    return R.measure(run_probe, mnist["train"], mnist["test"], 10.0, R.ITERATIONS["beta10"], network=R.NETWORK["beta10"])
 
 
 def _history(loop: dict, key: str) -> torch.Tensor:

@@ -34,7 +34,7 @@ def beta(run_probe, submission):
 
 @pytest.fixture(scope="module")
 def tuned(run_probe, mnist, beta):
-    return R.measure(run_probe, mnist["train"], mnist["test"], beta, R.ITERATIONS["tuned"])
+    return R.measure(run_probe, mnist["train"], mnist["test"], beta, R.ITERATIONS["tuned"], network=R.NETWORK["tuned"])
 
 
 @pytest.mark.prerequisite

@@ -38,6 +38,41 @@ class ReferenceDecoder(nn.Module):
         return self.net(self.fc(z).view(-1, 256, 1, 1))
 
 
+class LightEncoder(nn.Module):
+    """A light encoder for the beta = 0 and best_beta regimes: one hidden layer of 512 (784-512-nz).
+
+    About a tenth of ReferenceEncoder's arithmetic, and it learns the useful regimes at least as
+    fast (calibrate.py), so these checks cost a second instead of fifteen. Without BatchNorm.
+    """
+
+    def __init__(self, nz):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.LeakyReLU(), nn.Linear(512, nz))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class LightDecoder(nn.Module):
+    """The decoder paired with LightEncoder (nz-512-784, sigmoid outputs).
+
+    Not used at beta = 10: a collapsed MLP decoder trained on prior noise decodes the posterior
+    mean z = 0 off its training distribution (far from the mean image), so the collapse checks
+    keep the reference networks, on which they were calibrated.
+    """
+
+    def __init__(self, nz):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(nz, 512), nn.ReLU(), nn.Linear(512, 784), nn.Sigmoid())
+
+    def forward(self, z):
+        return self.net(z).view(-1, 1, 28, 28)
+
+
+# The networks a regime may be trained on (probes.vae_regime, regimes.measure), by name.
+REGIME_NETWORKS = {"reference": (ReferenceEncoder, ReferenceDecoder), "light": (LightEncoder, LightDecoder)}
+
+
 class ReferenceVAE(nn.Module):
     """The course's VAE, built as the reference solution builds it: what train_vae is checked on.
 

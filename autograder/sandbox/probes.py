@@ -161,12 +161,13 @@ def train_vae(student, inputs):
 def vae_regime(student, inputs):
     """Train the student's VAE (its reparameterisation, KL and loss) in a fixed loop; return the trained weights.
 
-    The student's VAE is built on the reference encoder and decoder: the beta regimes are a
-    property of the objective, the thresholds were calibrated on that architecture, and a
+    The student's VAE is built on the grader's fixed encoder and decoder (inputs["network"], a
+    key of networks.REGIME_NETWORKS: the reference networks or the light ones): the beta regimes
+    are a property of the objective, the thresholds were calibrated on those architectures, and a
     slower-learning but correct architecture (graded in 2a) must not fail them. The grader
-    loads the weights into its own reference networks and measures them on held-out images.
+    loads the weights into its own copy of those networks and measures them on held-out images.
     """
-    student["Encoder"], student["Decoder"] = ReferenceEncoder, ReferenceDecoder
+    student["Encoder"], student["Decoder"] = REGIME_NETWORKS[inputs["network"]]
     torch.manual_seed(inputs["seed"])
     model = student["VAE"](inputs["nz"], beta=inputs["beta"])
     optimizer = torch.optim.Adam(model.parameters(), lr=inputs["lr"])

@@ -4,23 +4,29 @@ The hidden checks call the student's functions on inputs of their own, so they n
 those functions rely on (helper cells, constants, devices, values computed by code), but not the
 training runs, plots and downloads around them: those would cost minutes and need data the
 checks do not give. This module decides, statement by statement and in notebook order, what is
-kept, and why anything is left out. A statement is left out when it trains, plots, prints or
-loads data, or when it uses something left out before it, so leaving a statement out never
-makes a later one fail. Definitions (def, class, import) are always kept.
+kept, and why anything is left out. A statement is left out when it trains, plots or loads data
+(or runs a magic), or when it uses something left out before it, so leaving a statement out never
+makes a later one fail. Definitions (def, class, import) are always kept; printing is harmless.
 
 The same code runs in three places, so the student hears before submitting what the grader
 does: the grader (autograder/extract.py), the notebook's self-check, and its check cells (the
-notebook carries this file verbatim in its `grader_view` cell). Standard library only.
+notebook carries this file verbatim in its `grader_view` cell). Standard library only, and
+IPython's own reading of magics when it is there (it is in every notebook kernel).
 """
 import ast
 import symtable
 from typing import NamedTuple
 
+try:
+    from IPython.core.inputtransformer2 import TransformerManager
+except ImportError:   # outside IPython: magics and shell lines are blanked instead
+    TransformerManager = None
+
 # A top-level statement that calls one of these is heavy work the autograder leaves out.
 LEFT_OUT_CALLS = {
     "train_autoencoder": "it trains a model", "train_vae": "it trains a model",
     "load_mnist": "it loads MNIST", "show_images": "it plots", "plot_curves": "it plots",
-    "print": "it prints", "display": "it displays", "tqdm": "it shows a progress bar",
+    "display": "it displays", "get_ipython": "it runs an IPython command or magic",
     "self_check": "it runs the self-check", "warn_unseen": "it runs a check",
 }
 LEFT_OUT_MODULES = {   # ... or a function of one of these modules
@@ -29,6 +35,11 @@ LEFT_OUT_MODULES = {   # ... or a function of one of these modules
     "subprocess": "it runs a program", "urllib": "it downloads", "requests": "it downloads",
 }
 LEFT_OUT_METHODS = {"backward": "it trains a model (calls .backward())", "step": "it trains a model (calls .step())"}
+# Methods that change the object they are called on (and torch's in-place ones, ending in "_"): a
+# left-out statement that calls one leaves that object changed in a way the grader does not have.
+MUTATORS = {"append", "extend", "insert", "update", "setdefault", "pop", "popitem", "clear", "remove", "add",
+            "discard", "sort", "reverse", "load_state_dict", "train", "eval", "to", "cuda", "cpu", "apply",
+            "register_buffer", "register_parameter", "add_module", "__setitem__", "__delitem__"}
 
 
 class Kept(NamedTuple):
@@ -62,7 +73,13 @@ class GraderView(NamedTuple):
 
 
 def _python(source: str) -> str:
-    """IPython's magics and shell lines (%, %%, !) blanked, so that the rest parses as Python."""
+    """The cell as Python: IPython's magics and shell lines (%, %%, !) as the calls IPython makes of them
+    (get_ipython().run_line_magic(...), left out as heavy), or blanked where IPython is not installed."""
+    if TransformerManager is not None:
+        try:
+            return TransformerManager().transform_cell(source)
+        except Exception:   # IPython could not read it either: parse it as it is
+            return source
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
@@ -92,7 +109,8 @@ def _changed(statement: ast.stmt) -> set:
     for node in ast.walk(statement):
         if isinstance(node, (ast.Subscript, ast.Attribute)) and isinstance(node.ctx, (ast.Store, ast.Del)):
             roots.add(_root(node))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+                node.func.attr in MUTATORS or (node.func.attr.endswith("_") and not node.func.attr.startswith("__"))):
             roots.add(_root(node.func.value))
     return roots - {None}
 
@@ -115,7 +133,8 @@ def _reads_and_uses(statement: ast.stmt, text: str, label: str) -> tuple:
 
     A def runs only its header (decorators, defaults, annotations); a class its header and body.
     """
-    table = symtable.symtable(text, label, "exec")
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        table = symtable.symtable(text, label, "exec")
     if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
         args = statement.args
         header = statement.decorator_list + args.defaults + args.kw_defaults + [statement.returns] + [
@@ -126,14 +145,50 @@ def _reads_and_uses(statement: ast.stmt, text: str, label: str) -> tuple:
         body = next((c for c in table.get_children() if c.get_name() == statement.name), None)
         own = {s.get_name() for s in body.get_symbols() if s.is_referenced() and not s.is_assigned()} if body else set()
         return header | own, _globals_of(table)
-    reads = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
-    for child in table.get_children():
-        reads |= _globals_of(child)
-    if isinstance(statement, (ast.For, ast.AsyncFor)):
-        reads -= set(_stored(statement.target))   # a loop's own variable is not read from before it
-    if isinstance(statement, (ast.With, ast.AsyncWith)):
-        reads -= {name for item in statement.items if item.optional_vars for name in _stored(item.optional_vars)}
+    reads, bound = set(), set()
+    for node in _in_order(statement):   # a name is read from before only if it is read before this binds it
+        if node.id not in bound:
+            if isinstance(node.ctx, ast.Load):
+                reads.add(node.id)
+            else:
+                bound.add(node.id)
     return reads, set()
+
+
+def _in_order(node: ast.AST):
+    """The Name nodes of `node`, roughly in the order Python evaluates them (a value before its
+    targets, a loop's iterable before its variable, a comprehension's sources before its result);
+    the names of a lambda's own parameters are not reads."""
+    if isinstance(node, ast.Name):
+        yield node
+    elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+        if node.value is not None:
+            yield from _in_order(node.value)
+        for target in getattr(node, "targets", None) or [node.target]:
+            yield from _in_order(target)
+    elif isinstance(node, ast.AugAssign):
+        yield from _in_order(node.value)
+        if isinstance(node.target, ast.Name):
+            yield ast.Name(node.target.id, ast.Load())
+        yield from _in_order(node.target)
+    elif isinstance(node, (ast.For, ast.AsyncFor)):
+        for part in [node.iter, node.target] + node.body + node.orelse:
+            yield from _in_order(part)
+    elif isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+        for generator in node.generators:
+            for part in [generator.iter, generator.target] + generator.ifs:
+                yield from _in_order(part)
+        for part in ([node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]):
+            yield from _in_order(part)
+    elif isinstance(node, ast.Lambda):
+        params = {a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+                  + [node.args.vararg, node.args.kwarg] if a}
+        for default in node.args.defaults + [d for d in node.args.kw_defaults if d]:
+            yield from _in_order(default)
+        yield from (name for name in _in_order(node.body) if name.id not in params)
+    else:
+        for child in ast.iter_child_nodes(node):
+            yield from _in_order(child)
 
 
 def _calls(node: ast.AST, skip_bodies: bool) -> list:
@@ -172,6 +227,23 @@ def _heavy(calls: list, heavy_functions: dict):
                default=None)
 
 
+def _segment(lines: list, statement: ast.stmt) -> tuple:
+    """(first line, source) of one top-level statement, decorators included; only its own part of
+    a line it shares with others (a = 1; b = 2). Columns in the AST count UTF-8 bytes."""
+    decorators = getattr(statement, "decorator_list", [])
+    if decorators:
+        first, start = min(d.lineno for d in decorators), 0
+    else:
+        first, start = statement.lineno, statement.col_offset
+    end, stop = statement.end_lineno, statement.end_col_offset
+    chosen = [line.encode("utf-8") for line in lines[first - 1:end]]
+    if len(chosen) == 1:
+        chosen = [chosen[0][start:stop]]
+    else:
+        chosen = [chosen[0][start:]] + chosen[1:-1] + [chosen[-1][:stop]]
+    return first, "\n".join(part.decode("utf-8", errors="replace") for part in chosen)
+
+
 def _closure(names: set, uses: dict) -> set:
     """Everything calling `names` may read: their bodies' globals, and those of the functions they use."""
     seen, todo = set(), [name for name in names if name in uses]
@@ -186,7 +258,7 @@ def _closure(names: set, uses: dict) -> set:
 def grader_view(cells: list) -> GraderView:
     """What the grader runs of `cells`, a list of (label, source) in notebook order."""
     view = GraderView([], [], {}, {}, [])
-    heavy_functions, uses, kinds = {}, {}, {}   # kinds: name -> "definition" or "data"
+    heavy_functions, uses, kinds, closures = {}, {}, {}, {}   # kinds: name -> "definition" or "data"
     for label, cell_source in cells:
         source = _python(cell_source)
         try:
@@ -196,8 +268,7 @@ def grader_view(cells: list) -> GraderView:
             continue
         lines = source.splitlines()
         for statement in tree.body:
-            first = min([statement.lineno] + [d.lineno for d in getattr(statement, "decorator_list", [])])
-            text = "\n".join(lines[first - 1:statement.end_lineno])
+            first, text = _segment(lines, statement)
             is_function = isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef))
             is_definition = is_function or isinstance(statement, (ast.ClassDef, ast.Import, ast.ImportFrom))
             try:
@@ -205,7 +276,10 @@ def grader_view(cells: list) -> GraderView:
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 reads, body_uses = set(), set()
             calls = _calls(statement, skip_bodies=True)
-            reads |= _closure({name for name, _, _ in calls if name}, uses)
+            for name in {name for name, _, _ in calls if name in uses}:
+                if name not in closures:
+                    closures[name] = _closure({name}, uses)
+                reads |= closures[name]
             reason = _heavy(calls, heavy_functions)
             missing = sorted(name for name in reads if name in view.missing)
             if reason is None and missing:
@@ -223,15 +297,18 @@ def grader_view(cells: list) -> GraderView:
                 kinds[name] = "definition" if is_definition else "data"
                 uses.pop(name, None)
                 heavy_functions.pop(name, None)
+            if set(targets) & set(uses) or is_definition:
+                closures.clear()   # a function was (re)defined: what calling the others reads may change
             if is_definition and not isinstance(statement, (ast.Import, ast.ImportFrom)):
                 uses[statement.name] = body_uses
                 body_reason = _heavy(_calls(statement, skip_bodies=False), heavy_functions) if is_function else None
                 if body_reason:
                     heavy_functions[statement.name] = body_reason
+    missing = set(view.missing)
     for user in uses:
-        if user in view.missing:
+        if user in missing:
             continue
-        for name in sorted(uses[user] & set(view.missing)):   # its own body's: a caller is not named again
+        for name in sorted(uses[user] & missing):   # its own body's: a caller is not named again
             left_out = view.missing[name]
             view.unseen.append(Unseen(user, name, left_out.cell, left_out.line, left_out.reason))
     return view

@@ -32,6 +32,7 @@ class StudentCode:
     view: GraderView                                      # what was kept, left out, and why
     missing_cells: list[str] = field(default_factory=list)  # solution cells not found in the submission
     printed_best_beta: str | None = None                  # best_beta as the student's own run printed it in 3d
+    unparsable_names: dict[str, list[str]] = field(default_factory=dict)   # cell label -> the words in it
 
     @property
     def source(self) -> str:
@@ -44,7 +45,7 @@ class StudentCode:
                    for name, left in self.view.missing.items()}
         binds = [list(kept.binds) for kept in self.view.kept]
         path.write_text(json.dumps({"statements": self.statements, "binds": binds, "left_out": missing,
-                                    "unparsable": self.view.unparsable,
+                                    "unparsable": self.view.unparsable, "unparsable_names": self.unparsable_names,
                                     "printed_best_beta": self.printed_best_beta}), encoding="utf-8")
 
 
@@ -90,4 +91,6 @@ def student_code(submission: NotebookNode, release: NotebookNode) -> StudentCode
     cells, missing = notebook_code(submission.cells, release.cells)
     view = grader_view(cells)
     statements = [(kept.cell, kept.line, kept.source) for kept in view.kept]
-    return StudentCode(statements, view, missing, submitted_best_beta(submission))
+    words = {label: sorted(set(re.findall(r"[A-Za-z_]\w*", source)))[:10_000] for label, source in cells
+             if label in view.unparsable}
+    return StudentCode(statements, view, missing, submitted_best_beta(submission), words)

@@ -44,7 +44,7 @@ def submission(request) -> dict:
         pytest.exit("the hidden checks need --submission CODE.json (or CODE.py)", returncode=2)
     if path.endswith(".py"):
         return {"statements": [["submission.py", 1, Path(path).read_text()]], "binds": [[]], "left_out": {},
-                "unparsable": {}, "printed_best_beta": None}
+                "unparsable": {}, "unparsable_names": {}, "printed_best_beta": None}
     return json.loads(Path(path).read_text())
 
 
@@ -68,9 +68,11 @@ def explain(outcome, submission: dict) -> str:
         label, line, _ = statements[defining[-1]]
         return (f"{outcome.message}. The statement that defines {name} ({label}, line {line}) failed when the grader "
                 f"loaded your code: {failed[defining[-1]]}")
-    if name and submission["unparsable"]:
-        label, why = next(iter(submission["unparsable"].items()))
-        return f"{outcome.message}. {label} does not parse ({why}), so nothing in it could be loaded"
+    unparsable = [label for label, words in submission.get("unparsable_names", {}).items() if name in words]
+    if name and unparsable:
+        label = unparsable[0]
+        return (f"{outcome.message}. {label} mentions {name} but is not valid Python ({submission['unparsable'][label]}), "
+                f"so nothing in it could be loaded")
     if failed:
         index = min(failed)
         label, line, _ = statements[index]

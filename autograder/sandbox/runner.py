@@ -438,9 +438,9 @@ def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, ou
             kind, message = str(error["kind"]), " ".join(str(error["message"])[:500].split())
             missing_name = error.get("missing_name")
             missing_name = missing_name[:200] if isinstance(missing_name, str) else None
-            load_failures = [(int(index), " ".join(str(text)[:300].split()))
-                             for index, text in error.get("load_failures", [])[:10_000]]
-        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            load_failures = [(index, " ".join(str(text)[:300].split()))
+                             for index, text in error.get("load_failures", [])[:10_000] if type(index) is int]
+        except Exception:   # anything the submission wrote there instead (RecursionError too)
             return make("error", "the submission wrote over the grader's error report")
         if "MemoryError" in message or "DefaultCPUAllocator: can't allocate" in message:
             return make("memory", f"ran out of memory (limit {limits.memory_bytes / 2**30:g} GiB): {message}")

@@ -28,6 +28,12 @@ LEFT_OUT_CALLS = {
     "load_mnist": "it loads MNIST", "show_images": "it plots", "plot_curves": "it plots",
     "display": "it displays", "get_ipython": "it runs an IPython command or magic",
     "self_check": "it runs the self-check", "warn_unseen": "it runs a check",
+    "exit": "it ends the kernel", "quit": "it ends the kernel",
+}
+LEFT_OUT_FUNCTIONS = {   # ... or one of these functions of a module
+    ("os", "_exit"): "it ends the kernel", ("os", "abort"): "it ends the kernel", ("os", "kill"): "it sends a signal",
+    ("os", "killpg"): "it sends a signal", ("sys", "exit"): "it ends the kernel", ("os", "system"): "it runs a program",
+    ("os", "fork"): "it starts a process", ("os", "chdir"): "it changes the working folder",
 }
 LEFT_OUT_MODULES = {   # ... or a function of one of these modules
     "plt": "it plots", "matplotlib": "it plots", "datasets": "it loads a dataset", "IPython": "it displays",
@@ -220,6 +226,8 @@ def _heavy(calls: list, heavy_functions: dict):
             reasons.append(f"it calls {name}, which {heavy_functions[name].removeprefix('it ')}")
         elif root in LEFT_OUT_MODULES:
             reasons.append(f"{LEFT_OUT_MODULES[root]} (calls {root}.{method})")
+        elif (root, method) in LEFT_OUT_FUNCTIONS:
+            reasons.append(f"{LEFT_OUT_FUNCTIONS[root, method]} (calls {root}.{method})")
         elif method in LEFT_OUT_METHODS:
             reasons.append(LEFT_OUT_METHODS[method])
     order = ("it trains", "it calls", "it loads", "it downloads")

@@ -103,3 +103,10 @@ def test_a_long_chain_of_helpers_is_analysed_in_linear_time():
     started = time.perf_counter()
     view = grader_view([("chain", chain), ("calls", calls)])
     assert len(view.kept) == 6000 and time.perf_counter() - started < 20
+
+
+def test_a_statement_that_ends_the_kernel_is_left_out_and_the_definitions_around_it_kept():
+    view = grader_view([("cell", "import os\nimport sys\nos._exit(0)\nsys.exit()\nexit()\ndef f():\n    return 1\n")])
+    assert [left.reason for left in view.left_out] == ["it ends the kernel (calls os._exit)",
+                                                      "it ends the kernel (calls sys.exit)", "it ends the kernel (calls exit)"]
+    assert "f" in kept_names(view)

@@ -32,7 +32,7 @@ class ProbeLimits:
     memory_bytes: int = 3 * GiB           # RLIMIT_DATA of the probe (torch itself needs about 0.8 GiB)
     file_bytes: int = 64 * MiB            # RLIMIT_FSIZE: its results come back in one file
     threads: int = 1                      # torch threads: one per probe keeps parallel grading fair
-    statement_seconds: float = 10.0       # one top-level statement of the student's code while it loads
+    statement_seconds: float = 5.0        # one top-level statement of the student's code while it loads (in every probe)
     confined: bool = True                 # False only with the grader's explicit --unconfined
 
     @property

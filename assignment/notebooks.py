@@ -58,9 +58,14 @@ def first_error(nb: NotebookNode) -> tuple[int, NotebookNode, NotebookNode] | No
     return None
 
 
-def stderr_text(cell: NotebookNode) -> str:
+def stream_text(cell: NotebookNode, name: str) -> str:
+    """What a code cell printed to `name` ("stdout" or "stderr")."""
     return "".join(o.get("text", "") for o in cell.get("outputs", [])
-                   if o.output_type == "stream" and o.name == "stderr")
+                   if o.get("output_type") == "stream" and o.get("name") == name)
+
+
+def stderr_text(cell: NotebookNode) -> str:
+    return stream_text(cell, "stderr")
 
 
 def save_images(nb: NotebookNode, directory: Path) -> list[Path]:

@@ -54,11 +54,11 @@ def main() -> None:
     release = notebooks.read(RELEASE_NOTEBOOK)
     submissions = {"solution": notebooks.read(SOURCE_NOTEBOOK), "release": release}
     scratch = Path(tempfile.mkdtemp(prefix="vae-benchmark-"))
-    code_files = {}
-    for name, notebook in submissions.items():
-        code_files[name] = scratch / f"{name}.json"
-        student_code(notebook, release).write(code_files[name])
-    code = student_code(submissions["solution"], release).statements
+    extracted = {name: student_code(notebook, release) for name, notebook in submissions.items()}
+    code_files = {name: scratch / f"{name}.json" for name in submissions}
+    for name, code_file in code_files.items():
+        extracted[name].write(code_file)
+    code = extracted["solution"].statements
 
     def check_file(path: Path, submission: Path):
         # check=False: the release fails its checks, which is what is being timed

@@ -54,9 +54,7 @@ def printed_best_beta(submission: NotebookNode) -> str | None:
     cell = notebooks.cells_by_grade_id(submission).get(BEST_BETA_CHECK)
     if cell is None or cell.cell_type != "code":
         return None
-    text = "".join(output.get("text", "") for output in cell.get("outputs", [])
-                   if output.get("output_type") == "stream" and output.get("name") == "stdout")
-    found = _PRINTED_BEST_BETA.search(text[:10_000])
+    found = _PRINTED_BEST_BETA.search(notebooks.stream_text(cell, "stdout")[:10_000])
     return found["value"] if found else None
 
 

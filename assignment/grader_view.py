@@ -14,6 +14,7 @@ notebook carries this file verbatim in its `grader_view` cell). Standard library
 IPython's own reading of magics when it is there (it is in every notebook kernel).
 """
 import ast
+import re
 import symtable
 from typing import NamedTuple
 
@@ -376,6 +377,22 @@ def notebook_code(submitted: list, reference: list = None) -> tuple:
         if grade_id:
             cells.extend(added_after(grade_id))
     return cells, missing
+
+
+# What Check 3d prints in a run of the notebook: "3d: best_beta = 1.0; the autograder ...". A best_beta the
+# grader cannot compute (chosen from the trained search) is read from there, in the student's own run.
+PRINTED_BEST_BETA = re.compile(r"^3d: best_beta = (?P<value>[^;\s]+);", re.M)
+
+
+def printed_best_beta(cells: list):
+    """best_beta as Check 3d printed it (text), or None when it did not print; `cells` as in the .ipynb file."""
+    checks = [cell for cell in cells if _nbgrader(cell).get("grade_id") == "p3d_best_beta"]
+    if not checks or checks[-1].get("cell_type") != "code":
+        return None
+    text = "".join(_text(out.get("text")) for out in checks[-1].get("outputs") or []
+                   if out.get("output_type") == "stream" and out.get("name") == "stdout")
+    found = PRINTED_BEST_BETA.search(text[:10_000])
+    return found["value"] if found else None
 
 
 def explain(unseen: Unseen) -> str:

@@ -15,15 +15,12 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
-from assignment import notebooks
 from assignment.grader_view import GraderView, grader_view, notebook_code
+from assignment.grader_view import printed_best_beta as grader_view_printed_best_beta
 
-BEST_BETA_CHECK = "p3d_best_beta"
 # Where nbgrader_plugin.KeepSubmittedClaims keeps, before nbgrader clears the outputs and re-executes the
 # notebook in fast mode, what the student's own run printed: {"printed_best_beta": "1.0" or None}.
 SUBMITTED_KEY = "vae_submitted_run"
-# What the check cell of 3d prints in the student's own run: "3d: best_beta = 1.0; the autograder ..."
-_PRINTED_BEST_BETA = re.compile(r"^3d: best_beta = (?P<value>[^;\s]+);", re.M)
 
 
 @dataclass
@@ -51,11 +48,7 @@ class StudentCode:
 
 def printed_best_beta(submission: NotebookNode) -> str | None:
     """The value of best_beta that check 3d printed in the student's run, as text (None when it did not run)."""
-    cell = notebooks.cells_by_grade_id(submission).get(BEST_BETA_CHECK)
-    if cell is None or cell.cell_type != "code":
-        return None
-    found = _PRINTED_BEST_BETA.search(notebooks.stream_text(cell, "stdout")[:10_000])
-    return found["value"] if found else None
+    return grader_view_printed_best_beta(submission.cells)
 
 
 def keep_submitted_claims(nb: NotebookNode) -> None:

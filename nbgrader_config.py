@@ -12,7 +12,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from autograder.nbgrader_plugin import (ExecuteUntilStuck, HiddenChecks, KeepSubmittedClaims,  # noqa: E402
-                                        ShowReleasedChecks)
+                                        ShowReleasedChecks, StartHiddenChecks)
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -53,7 +53,7 @@ c.Autograde.sanitize_preprocessors = [KeepSubmittedClaims, ClearOutput, Deduplic
 
 # Autograding: the hidden checks run in trusted code after the student's notebook is executed
 # and decide every autograded cell's score (autograder/nbgrader_plugin.py).
-c.Autograde.autograde_preprocessors = [ExecuteUntilStuck, HiddenChecks, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+c.Autograde.autograde_preprocessors = [StartHiddenChecks, ExecuteUntilStuck, HiddenChecks, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
 # Students' outputs are untrusted HTML: sanitised in the feedback and in nbgrader's formgrader, which TAs open

@@ -4,7 +4,8 @@
   (sandbox/kernel.py), and a kernel that dies or a cell that times out ends the execution
   (recorded in that cell) instead of the student's whole grading: the hidden checks do not need
   the kernel, so the student still gets every point earned.
-- `HiddenChecks` runs after it and before `SaveAutoGrades`, in the grading process. For every
+- `StartHiddenChecks` starts the hidden checks, in the grading process, before the kernel runs
+  (they read only the notebook's code); `HiddenChecks` waits for them after it, before `SaveAutoGrades`. For every
   autograded check cell it replaces the outputs the student's kernel produced with the hidden
   checks' report and the partial score, so that nbgrader records the score that trusted code
   computed, whatever the student's kernel printed.
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
@@ -77,11 +79,38 @@ class KeepSubmittedClaims(NbGraderPreprocessor):
         return nb, resources
 
 
+# Where StartHiddenChecks leaves the running checks for HiddenChecks (nbconvert hands `resources` from
+# one preprocessor to the next within a notebook's conversion).
+RUNNING_CHECKS = "vae_running_hidden_checks"
+
+
+class StartHiddenChecks(NbGraderPreprocessor):
+    """Starts the hidden checks before the kernel executes the notebook: they need only its code."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        from .run_checks import start_grading   # imported late: nbgrader loads this config for every command
+
+        started = time.monotonic()
+        running = start_grading(nb, unconfined=Sandbox(parent=self).unconfined)
+        finished = []
+        running.add_done_callback(lambda _: finished.append(time.monotonic()))
+        resources[RUNNING_CHECKS] = (running, started, finished)
+        return nb, resources
+
+
 class HiddenChecks(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        from .run_checks import grade_notebook   # imported late: nbgrader loads this config for every command
+        from .run_checks import grade_notebook
 
-        grades = grade_notebook(nb, unconfined=Sandbox(parent=self).unconfined)
+        running = resources.pop(RUNNING_CHECKS, None)
+        if running is None:
+            grades = grade_notebook(nb, unconfined=Sandbox(parent=self).unconfined)
+        else:
+            future, started, finished = running
+            kernel_done = time.monotonic()
+            grades = future.result()
+            self.log.info("the kernel executed the notebook in %.1f s; the hidden checks took %.1f s beside it",
+                          kernel_done - started, (finished[0] if finished else time.monotonic()) - started)
         for cell in nb.cells:
             grade = grades.get(notebooks.nbgrader_meta(cell).get("grade_id"))
             if grade is None or not notebooks.is_autograded_test(cell):

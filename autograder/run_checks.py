@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,7 @@ CHECKS_DIR = Path(__file__).parent / "checks"
 WHOLE_RUN_SECONDS = 900   # a safety net: each probe has its own, much smaller, limit
 PARTS_BY_ID = {part.id: part for part in PARTS}
 UNCONFINED_NOTE = "graded WITHOUT the sandbox (--unconfined): the submission's code could have changed this result"
-WORKERS = 2               # pytest-xdist workers, one check file each at a time (a 2-core machine)
+WORKERS = 1   # pytest-xdist workers: one, beside the kernel (2 cores); two gained 2 s alone and lost them beside it
 
 
 @dataclass
@@ -86,8 +87,8 @@ def run_hidden_checks(code: StudentCode, workdir: Path, grade_ids: set[str] | No
     code.write(workdir / "submission.json")
     report = workdir / "report.json"
     files = [str(CHECKS_DIR / f"test_{gid}.py") for gid in sorted(grade_ids)] if grade_ids else [str(CHECKS_DIR)]
-    command = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", "-n", str(WORKERS),
-               "--dist", "loadfile",
+    workers = ["-n", str(WORKERS), "--dist", "loadfile"] if WORKERS > 1 else ["-p", "no:xdist"]
+    command = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", *workers,
                f"--basetemp={workdir / 'probes'}", f"--submission={workdir / 'submission.json'}", f"--report={report}",
                *(["--unconfined"] if unconfined else [])]
     result = subprocess.run(command, cwd=REPO_ROOT, env=course_env(), capture_output=True, text=True,
@@ -100,12 +101,32 @@ def run_hidden_checks(code: StudentCode, workdir: Path, grade_ids: set[str] | No
 def grade_notebook(submission: NotebookNode, release: NotebookNode | None = None,
                    grade_ids: set[str] | None = None, unconfined: bool = False) -> dict[str, CellGrade]:
     """Scores and reports of every autograded cell (or of those in `grade_ids`), keyed by grade id."""
+    return start_grading(submission, release, grade_ids, unconfined).result()
+
+
+def start_grading(submission: NotebookNode, release: NotebookNode | None = None,
+                  grade_ids: set[str] | None = None, unconfined: bool = False) -> Future:
+    """grade_notebook in the background: the code is extracted now, the checks run while the caller goes on.
+
+    The hidden checks need only the submission's code, not its executed outputs, so nbgrader's
+    kernel can execute the notebook meanwhile (nbgrader_plugin.StartHiddenChecks).
+    """
     release = release if release is not None else notebooks.read(RELEASE_NOTEBOOK)
     grades = {gid: CellGrade(gid, points) for gid, points in autograded_points(release).items()
               if not grade_ids or gid in grade_ids}
     extracted = student_code(submission, release)
     notes = [f"the solution cell {gid} is missing from the notebook" for gid in extracted.missing_cells]
     notes += [f"{label} does not parse ({why}); nothing in it was run" for label, why in extracted.view.unparsable.items()]
+    if unconfined:
+        notes.append(UNCONFINED_NOTE)
+    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hidden-checks")
+    future = background.submit(_score, extracted, grades, notes, grade_ids, unconfined)
+    background.shutdown(wait=False)   # the thread ends when the checks do
+    return future
+
+
+def _score(extracted: StudentCode, grades: dict[str, CellGrade], notes: list[str], grade_ids: set[str] | None,
+           unconfined: bool) -> dict[str, CellGrade]:
     scratch = Path(tempfile.mkdtemp(prefix="vae-grading-"))
     try:
         for record in run_hidden_checks(extracted, scratch, grade_ids, unconfined):
@@ -115,8 +136,6 @@ def grade_notebook(submission: NotebookNode, release: NotebookNode | None = None
                                                 " ".join(record["message"].split()), record.get("prerequisite", False)))
     finally:
         remove_tree(scratch)   # the probes wrote in it
-    if unconfined:
-        notes.append(UNCONFINED_NOTE)
     for grade in grades.values():
         grade.notes.extend(notes)
     return grades

@@ -27,11 +27,12 @@ from traitlets import Bool
 from traitlets.config import Configurable
 
 from . import policy
-from .limits import KERNEL
+from .limits import KERNEL, KERNEL_THREADS
 from .runner import remove_tree
 
-# Variables of the grader's environment that the notebook may see: fast mode, and its thread count.
-PASSED_TO_KERNEL = ("NBGRADER_EXECUTION", "VAE_FAST_MODE", "OMP_NUM_THREADS")
+# Variables of the grader's environment that the notebook may see: fast mode. Its thread count is the limit's.
+PASSED_TO_KERNEL = ("NBGRADER_EXECUTION", "VAE_FAST_MODE")
+THREADS = {"OMP_NUM_THREADS": str(KERNEL_THREADS), "MKL_NUM_THREADS": str(KERNEL_THREADS)}
 
 
 class Sandbox(Configurable):
@@ -60,6 +61,7 @@ class ConfinedKernelManager(AsyncKernelManager):
         command, kw = await super()._async_pre_start_kernel(**kw)
         # Not the grader's terminal or log: the kernel could read what is typed, or forge lines there.
         kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        kw["env"] = {**kw.get("env", os.environ), **THREADS}   # what an unconfined kernel sees
         return command, kw
 
     @property
@@ -72,7 +74,7 @@ class ConfinedKernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         """The kernel's command line, whatever the kernelspec says: this environment's Python, confined."""
         kernel = [sys.executable, "-s", "-m", "ipykernel_launcher", "-f", self.connection_file, *(extra_arguments or [])]
-        env = {name: os.environ[name] for name in PASSED_TO_KERNEL if name in os.environ}
+        env = {**{name: os.environ[name] for name in PASSED_TO_KERNEL if name in os.environ}, **THREADS}
         if self.unconfined:
             return policy.unconfined_command(kernel, KERNEL)
         return policy.command(kernel, KERNEL, writable=[self._sockets], env=env, cwd="/tmp")

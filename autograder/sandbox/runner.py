@@ -131,6 +131,13 @@ def _run_probe(threads, entry, load_seconds):
 # One probe, one process: python -c _CHILD threads entry (in the scratch directory).
 _CHILD = _CHILD_BODY + "\n_run_probe(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]))\n"
 
+# Modules the notebook's setup cell imports, imported by the probe server before it forks: a probe's
+# child then finds them loaded (torchvision alone takes a second to import, in every probe). Only
+# trusted modules of this environment, before any student code runs; a child's changes to them stay
+# in that child.
+PRELOADED = ("numpy", "torchvision", "torchvision.datasets", "torchvision.utils", "matplotlib", "matplotlib.pyplot",
+             "tqdm", "tqdm.auto")
+
 # The fork server: imports torch once, then forks a fresh child per request line on stdin
 # ({"scratch", "entry", "threads", "memory", "files"}); answers {"pid"} then {"status"} on stdout.
 _SERVER = _CHILD_BODY + r'''
@@ -138,6 +145,12 @@ import ctypes, resource, signal
 # A probe must not take over the server that outlives it: non-dumpable (no ptrace, no /proc/1/fd
 # for a process of the same user), and deaf to the signals it could send to its PID 1.
 ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)   # PR_SET_DUMPABLE 0
+import importlib
+for _module in sys.argv[1:]:   # PRELOADED: what the notebook imports, imported once instead of in every probe
+    try:
+        importlib.import_module(_module)
+    except Exception:
+        pass
 for _signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE):
     signal.signal(_signal, signal.SIG_IGN)
 for _line in sys.stdin:
@@ -303,7 +316,7 @@ class ProbeServer:
             self._server = None
 
     def _start(self, writable: Path) -> None:
-        command, env = _command(self.limits, [sys.executable, "-I", "-c", _SERVER], writable, server=True)
+        command, env = _command(self.limits, [sys.executable, "-I", "-c", _SERVER, *PRELOADED], writable, server=True)
         self._server = subprocess.Popen(command, cwd=writable, env=env, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
                                         preexec_fn=_die_with_parent)

@@ -12,7 +12,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from autograder.nbgrader_plugin import (ExecuteUntilStuck, HiddenChecks, KeepSubmittedClaims,  # noqa: E402
-                                        ShowReleasedChecks, StartHiddenChecks)
+                                        ShowReleasedChecks, ShowSubmittedRun, StartHiddenChecks)
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -61,4 +61,4 @@ c.Autograde.autograde_preprocessors = [StartHiddenChecks, ExecuteUntilStuck, Hid
 c.HTMLExporter.sanitize_html = True
 
 # Feedback shows each check cell as released (never the hidden tests, nbgrader #917) and our report.
-c.GenerateFeedback.preprocessors = [GetGrades, ShowReleasedChecks, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, ShowReleasedChecks, ShowSubmittedRun, CSSHTMLHeaderPreprocessor]

@@ -5,8 +5,8 @@
 In one run, for the reference solution and for the untouched release (a student who handed in
 the stubs): the kernel execution of the solution notebook in fast mode (what nbgrader's Execute
 does, the unit every ratio is in), one sandbox start (a probe that does nothing), each check
-file alone, all hidden checks as grading runs them (two workers), and the whole of `nbgrader
-autograde` for one submission (execution, hidden checks, gradebook). Prints the median of
+file alone, all hidden checks as grading runs them, and the whole of `nbgrader autograde` for one
+submission (the kernel's execution with the hidden checks beside it, then the gradebook). Prints the median of
 `--runs` runs of each, with its ratio to the fast-mode execution, and the torch device.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from assignment.nbgrader_cli import generate_release_elsewhere, run_nbgrader
 from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT, SOURCE_NOTEBOOK
 from autograder.sandbox import runner as sandbox
 from autograder.extract import student_code
-from autograder.run_checks import CHECKS_DIR, grade_notebook
+from autograder.run_checks import CHECKS_DIR, WORKERS, grade_notebook
 
 
 EMPTY_PROBE = "def nothing(student, inputs):\n    return {}\n"
@@ -95,7 +95,7 @@ def main() -> None:
 
     stages = {f"checks {path.stem.removeprefix('test_')} (alone)": {name: check_file(path, code_files[name]) for name in submissions}
               for path in sorted(CHECKS_DIR.glob("test_*.py"))}
-    stages["all hidden checks (2 workers)"] = {name: (lambda nb=notebook: grade_notebook(nb)) for name, notebook in submissions.items()}
+    stages[f"all hidden checks, as grading runs them ({WORKERS} process)"] = {name: (lambda nb=notebook: grade_notebook(nb)) for name, notebook in submissions.items()}
     if not args.no_autograde:
         stages["one submission through nbgrader autograde, end to end"] = {
             name: (lambda course=course: run_nbgrader(["autograde", "vae", "--create", "--force"], course))

@@ -11,12 +11,15 @@
   computed, whatever the student's kernel printed.
 - `KeepSubmittedClaims` runs first, before nbgrader clears the submitted outputs: it keeps in the
   notebook's metadata what the student's own run printed that grading reads (extract.SUBMITTED_KEY).
-- `ShowReleasedChecks` keeps hidden tests out of the feedback students get.
+- `ShowReleasedChecks` keeps hidden tests out of the feedback students get; `ShowSubmittedRun` puts
+  the student's own figures and printed numbers (as submitted) above the grader's short check run in
+  every cell a question discusses.
 """
 from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
@@ -141,4 +144,46 @@ class ShowReleasedChecks(NbGraderPreprocessor):
             grade_id = notebooks.nbgrader_meta(cell).get("grade_id")
             if grade_id in released and notebooks.is_autograded_test(released[grade_id]):
                 cell.source = released[grade_id].source
+        return nb, resources
+
+
+class ShowSubmittedRun(NbGraderPreprocessor):
+    """For feedback: each figure cell a question discusses shows the student's own run, then the grader's.
+
+    The autograded notebook holds nbgrader's fast-mode re-execution, whose figures are not the
+    student's results. The submitted notebook (nbgrader's `submitted` folder) holds their own run;
+    only its PNG images and printed text are copied (review.evidence), labelled as submitted.
+    """
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        from nbgrader.coursedir import CourseDirectory
+
+        from assignment.parts import QUESTIONS
+        from .review import evidence
+
+        info = resources.get("nbgrader", {})
+        coursedir = CourseDirectory(config=self.config)
+        path = Path(coursedir.format_path(coursedir.submitted_directory, info.get("student", ""),
+                                          info.get("assignment", ""))) / f"{info.get('notebook', '')}.ipynb"
+        try:
+            submitted = notebooks.read(path)
+        except Exception:
+            submitted = None
+        figure_cells = {cell for question in QUESTIONS for cell in question.figures}
+        for cell in nb.cells:
+            grade_id = notebooks.nbgrader_meta(cell).get("grade_id")
+            if grade_id not in figure_cells or cell.cell_type != "code":
+                continue
+            own = evidence(submitted, (grade_id,)) if submitted is not None else None
+            shown = [new_output("stream", name="stdout", text="▶ As you submitted it (your own run):\n")]
+            if own is None or not (own.figures or own.printed):
+                shown.append(new_output("stream", name="stdout", text="  no figure submitted: this cell had no outputs "
+                                        "in the notebook you handed in, so your TA sees only the check run below.\n"))
+            else:
+                shown += [new_output("stream", name="stdout", text=text) for _, text in own.printed]
+                shown += [new_output("display_data", data={"image/png": figure.png_base64, "text/plain": "<Figure>"})
+                          for figure in own.figures]
+            shown.append(new_output("stream", name="stdout", text="▶ The grader's short check run (fast mode: 1,024 "
+                                    "images, one epoch; not your results):\n"))
+            cell.outputs = shown + list(cell.get("outputs", []))
         return nb, resources

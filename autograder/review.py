@@ -12,8 +12,11 @@ grade offline. `write_review` writes, into one folder:
 - with anonymise=True, `pseudonyms.csv`: the key from pseudonyms to student ids, for the
   instructor only.
 
-Answers and figures come from the autograded notebooks (what nbgrader executed), scores and
-points from the gradebook. Student answers are untrusted: their markdown is rendered, then
+Answers come from the autograded notebooks, scores and points from the gradebook. The figures
+and printed numbers a TA judges an answer against are the student's own run, from the notebook as
+submitted (nbgrader's `submitted/` folder), labelled so; a figure cell submitted without a plot is
+flagged. nbgrader's re-execution (fast mode: 1,024 images, one epoch) is shown below it, folded
+and labelled as a short check run: its figures are not the student's results. Student answers are untrusted: their markdown is rendered, then
 cleaned to a small set of harmless tags, and each page's Content-Security-Policy lets only the
 page's own script run and only inline images load.
 """
@@ -62,6 +65,15 @@ class Figure:
 
 
 @dataclass
+class Evidence:
+    """What one run of a student's notebook shows in the cells a question discusses (untrusted: images and text only)."""
+    figures: list[Figure] = field(default_factory=list)
+    printed: list[tuple[str, str]] = field(default_factory=list)   # (cell grade id, stdout text)
+    errors: list[tuple[str, str]] = field(default_factory=list)    # (cell grade id, "ErrorName: message")
+    unrun: list[str] = field(default_factory=list)                  # figure cells with no output at all
+
+
+@dataclass
 class Answer:
     """One student's answer to one question, with what the TA needs to judge it."""
     student: str                  # the name shown: the student id, or a pseudonym
@@ -71,9 +83,10 @@ class Answer:
     text: str | None              # markdown source; None when the cell is missing
     missing_reason: str = ""
     unchanged: bool = False       # still the release's stub (nbgrader scored it 0, "No response.")
-    figures: list[Figure] = field(default_factory=list)
-    printed: list[tuple[str, str]] = field(default_factory=list)   # (cell grade id, stdout text)
-    errors: list[tuple[str, str]] = field(default_factory=list)    # (cell grade id, "ErrorName: message")
+    # The student's own run, as submitted (None: no submitted notebook found), and nbgrader's short
+    # re-execution in fast mode (1,024 images, one epoch): TAs judge the first, the second only checks it runs.
+    submitted: Evidence | None = None
+    check_run: Evidence = field(default_factory=Evidence)
     manual_score: float | None = None
     auto_score: float | None = None
     manual_comment: str | None = None
@@ -106,10 +119,11 @@ def write_review(course_root: Path, out_dir: Path, anonymise: bool = False, db_u
         order = sorted(students, key=lambda s: names[s])
         anchors = {s: f"s{n}" for n, s in enumerate(order, start=1)}
         points = max_points(gradebook)
-        submitted = {s: _autograded_notebook(course_root, s) for s in order}
-        answers = {q.grade_id: [_answer(gradebook, q, s, names[s], anchors[s], submitted[s], points)
+        autograded = {s: _notebook(course_root, "autograded", s) for s in order}
+        submitted = {s: _notebook(course_root, "submitted", s) for s in order}
+        answers = {q.grade_id: [_answer(gradebook, q, s, names[s], anchors[s], autograded[s], submitted[s], points)
                                 for s in order] for q in QUESTIONS}
-        prompts = {q.grade_id: _prompt_and_reference(gradebook, q, submitted.values()) for q in QUESTIONS}
+        prompts = {q.grade_id: _prompt_and_reference(gradebook, q, autograded.values()) for q in QUESTIONS}
     if anonymise:
         for listed in answers.values():
             for answer in listed:
@@ -129,13 +143,17 @@ def write_review(course_root: Path, out_dir: Path, anonymise: bool = False, db_u
 
 # Gathering ------------------------------------------------------------------------------------------
 
-def _autograded_notebook(course_root: Path, student: str) -> NotebookNode | None:
-    path = course_root / "autograded" / student / ASSIGNMENT / NOTEBOOK_NAME
-    return notebooks.read(path) if path.is_file() else None
+def _notebook(course_root: Path, folder: str, student: str) -> NotebookNode | None:
+    """The student's notebook in nbgrader's `submitted` (their own run) or `autograded` (nbgrader's) folder."""
+    path = course_root / folder / student / ASSIGNMENT / NOTEBOOK_NAME
+    try:
+        return notebooks.read(path) if path.is_file() else None
+    except Exception:   # a submission nbgrader graded is valid JSON; anything else shows as "not found"
+        return None
 
 
 def _answer(gradebook: Gradebook, question: Question, student: str, name: str, anchor: str,
-            nb: NotebookNode | None, points: dict[str, float]) -> Answer:
+            nb: NotebookNode | None, submitted: NotebookNode | None, points: dict[str, float]) -> Answer:
     grade = find_grade_or_none(gradebook, question.grade_id, student)
     comment = find_comment_or_none(gradebook, question.grade_id, student)
     answer = Answer(student=name, anchor=anchor, question=question, max_points=points[question.grade_id], text=None,
@@ -143,35 +161,52 @@ def _answer(gradebook: Gradebook, question: Question, student: str, name: str, a
                     auto_score=grade.auto_score if grade else None,
                     manual_comment=comment.manual_comment if comment else None,
                     unchanged=bool(comment and comment.auto_comment == "No response."))
+    if submitted is not None:
+        answer.submitted = evidence(submitted, question.figures)
     if nb is None:
         answer.missing_reason = "there is no autograded notebook for this student (was autograding run?)"
         return answer
-    cells = notebooks.cells_by_grade_id(nb)
-    cell = cells.get(question.grade_id)
+    cell = notebooks.cells_by_grade_id(nb).get(question.grade_id)
     if cell is None:
         answer.missing_reason = ("the answer cell is not in this student's notebook "
                                  "(deleted, or its nbgrader metadata removed)")
     else:
         answer.text = cell.source
-    for figure_id in question.figures:
+    answer.check_run = evidence(nb, question.figures)
+    return answer
+
+
+def evidence(nb: NotebookNode, figure_cells: tuple[str, ...]) -> Evidence:
+    """The PNG figures, printed text and errors of `figure_cells` in `nb`, as data safe to put in a page."""
+    found, cells = Evidence(), notebooks.cells_by_grade_id(nb)
+    for figure_id in figure_cells:
         figure_cell = cells.get(figure_id)
-        if figure_cell is None:
-            continue
-        pngs = [o["data"]["image/png"] for o in figure_cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        outputs = figure_cell.get("outputs", []) if figure_cell is not None else []
+        outputs = [o for o in outputs if isinstance(o, dict)]
+        if not outputs:
+            found.unrun.append(figure_id)
+        pngs = [o["data"]["image/png"] for o in outputs
+                if isinstance(o.get("data"), dict) and isinstance(o["data"].get("image/png"), str)]
         for number, png in enumerate(pngs, start=1):
             png = "".join(png.split())
             if _BASE64.fullmatch(png):   # outputs come from student code: never put anything else in an attribute
-                answer.figures.append(Figure(figure_id, number, png))
-        printed = "".join(o.get("text", "") for o in figure_cell.get("outputs", [])
+                found.figures.append(Figure(figure_id, number, png))
+        printed = "".join(_text(o.get("text", "")) for o in outputs
                           if o.get("output_type") == "stream" and o.get("name") == "stdout")
         if printed.strip():
-            answer.printed.append((figure_id, printed))
-        errors = [": ".join(filter(None, (o.get("ename", "Error"), o.get("evalue", ""))))
-                  for o in figure_cell.get("outputs", [])
-                  if o.get("output_type") == "error"]
+            found.printed.append((figure_id, printed))
+        errors = [": ".join(filter(None, (_text(o.get("ename", "Error")), _text(o.get("evalue", "")))))
+                  for o in outputs if o.get("output_type") == "error"]
         if errors:
-            answer.errors.append((figure_id, errors[0]))
-    return answer
+            found.errors.append((figure_id, errors[0]))
+    return found
+
+
+def _text(value) -> str:
+    """An output field as text (a submitted notebook may hold a list of lines, or anything else)."""
+    if isinstance(value, list):
+        return "".join(v for v in value if isinstance(v, str))
+    return value if isinstance(value, str) else ""
 
 
 def _prompt_and_reference(gradebook: Gradebook, question: Question,
@@ -217,8 +252,9 @@ def _scrub_ids(answer: Answer, names: dict[str, str]) -> None:
     if answer.text is not None:
         answer.text = scrub(answer.text)
     answer.manual_comment = scrub(answer.manual_comment) if answer.manual_comment else answer.manual_comment
-    answer.printed = [(cell, scrub(text)) for cell, text in answer.printed]
-    answer.errors = [(cell, scrub(text)) for cell, text in answer.errors]
+    for run in filter(None, (answer.submitted, answer.check_run)):
+        run.printed = [(cell, scrub(text)) for cell, text in run.printed]
+        run.errors = [(cell, scrub(text)) for cell, text in run.errors]
 
 
 # Rendering ------------------------------------------------------------------------------------------
@@ -268,8 +304,12 @@ section.answer h2 { font-size: 1.15rem; margin: 0 0 .6rem; display: flex; gap: .
 .missing { color: var(--bad); font-weight: 600; }
 .note { color: var(--muted); font-size: .9rem; }
 .comment { border-top: 1px dashed var(--line); margin-top: .8rem; padding-top: .4rem; font-size: .92rem; }
-.figs { display: grid; gap: .8rem; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); }
-.figs > p, .figs > details { grid-column: 1 / -1; margin: 0; }
+.figs > details { margin-top: .8rem; }
+.run { display: grid; gap: .8rem; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); }
+.run > p, .run > details { grid-column: 1 / -1; margin: 0; }
+.run-title { font-weight: 600; }
+.run.check-run { opacity: .85; }
+.flag { color: var(--bad); font-weight: 600; }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: .4rem; background: #fff; }
 figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
 figure img.broken { outline: 3px solid var(--bad); min-height: 2rem; }
@@ -352,25 +392,43 @@ def _answer_section(answer: Answer) -> str:
             text += "<p class=\"note\">This is the release's placeholder, unchanged: nbgrader scored it 0.</p>"
     if answer.manual_comment:
         text += f"<div class=\"comment\"><strong>Comment:</strong> {html.escape(answer.manual_comment)}</div>"
-    figures = "".join(
-        f"<figure><img class=\"figure\" src=\"data:image/png;base64,{f.png_base64}\" "
-        f"alt=\"{html.escape(f.cell)}, figure {f.number}, {html.escape(answer.student)}\">"
-        f"<figcaption>{html.escape(f.cell)} · figure {f.number}</figcaption></figure>" for f in answer.figures)
-    for cell, printed in answer.printed:
-        shown = printed if len(printed) <= PRINTED_OUTPUT_LIMIT else printed[:PRINTED_OUTPUT_LIMIT] + "\n[…]"
-        figures += (f"<details><summary class=\"note\">printed by {html.escape(cell)}</summary>"
-                    f"<pre class=\"printed\">{html.escape(shown)}</pre></details>")
-    for cell, error in answer.errors:
-        figures = (f"<p class=\"note\">{html.escape(cell)} raised <code>{html.escape(error[:300])}</code></p>"
-                   + figures)
-    if not answer.figures:
-        figures = ("<p class=\"note\">No figures: the cells "
-                   f"{', '.join(answer.question.figures)} produced no plot in this notebook.</p>" + figures)
+    submitted = (_run_block(answer, answer.submitted, "As submitted: the student's own run", "submitted",
+                            "the notebook as the student submitted it")
+                 if answer.submitted is not None else
+                 "<p class=\"missing\">No submitted notebook found: only the grader's check run is shown.</p>")
+    check_run = _run_block(answer, answer.check_run, "Short check run: the grader re-executed the notebook in fast "
+                           "mode (1,024 images, one epoch); not the student's results", "check-run",
+                           "the grader's short check run")
+    figures = submitted + f"<details class=\"check-run\"><summary class=\"note\">Short check run (fast mode): "\
+              f"{len(answer.check_run.figures)} figures</summary>{check_run}</details>"
     over = " over" if answer.over_limit else ""
     return (f"<section class=\"answer{over}\" id=\"{answer.anchor}\">\n"
             f"<h2>{html.escape(answer.student)} {_words_badge(answer)} {_score_badge(answer)}</h2>\n"
             f"<div class=\"cols\"><div class=\"text\">{text}</div><div class=\"figs\">{figures}</div></div>\n"
             "</section>")
+
+
+def _run_block(answer: Answer, run: Evidence, title: str, kind: str, where: str) -> str:
+    """One run's figures, printed numbers and errors, labelled, or a flag where the figure cells hold none."""
+    parts = [f"<p class=\"run-title {kind}\">{html.escape(title)}</p>"]
+    for cell, error in run.errors:
+        parts.append(f"<p class=\"note\">{html.escape(cell)} raised <code>{html.escape(error[:300])}</code></p>")
+    without = [cell for cell in answer.question.figures if cell not in {f.cell for f in run.figures}]
+    if kind == "submitted" and without:
+        parts.append(f"<p class=\"flag\">no figure submitted: {html.escape(', '.join(without))} "
+                     f"{'holds' if len(without) == 1 else 'hold'} no plot in {where}.</p>")
+    elif not run.figures:
+        parts.append(f"<p class=\"note\">No figures: the cells {html.escape(', '.join(answer.question.figures))} "
+                     f"produced no plot in {where}.</p>")
+    parts += [f"<figure><img class=\"figure {kind}\" src=\"data:image/png;base64,{f.png_base64}\" "
+              f"alt=\"{html.escape(f.cell)}, figure {f.number}, {html.escape(answer.student)}, {html.escape(where)}\">"
+              f"<figcaption>{html.escape(f.cell)} · figure {f.number} · {html.escape(where)}</figcaption></figure>"
+              for f in run.figures]
+    for cell, printed in run.printed:
+        shown = printed if len(printed) <= PRINTED_OUTPUT_LIMIT else printed[:PRINTED_OUTPUT_LIMIT] + "\n[…]"
+        parts.append(f"<details open><summary class=\"note\">printed by {html.escape(cell)} ({html.escape(where)})"
+                     f"</summary><pre class=\"printed\">{html.escape(shown)}</pre></details>")
+    return f"<div class=\"run {kind}\">{''.join(parts)}</div>"
 
 
 def _question_page(question: Question, answers: list[Answer], prompt: str | None, reference: str | None,

@@ -2,7 +2,8 @@
 into the gradebook (all or nothing), and the per-part export.
 
 One real course is graded once for the module with real nbgrader (about a minute per student):
-- ada_lovelace submits the solution notebook: reference answers and every figure;
+- ada_lovelace submits the solution notebook with her own run's outputs (a distinct image and a printed
+  line in every figure cell a question discusses): reference answers and every figure;
 - alan_turing submits the release with two answers written in, one over its word limit and one with
   markup that must be shown as text, the p4 answer cell deleted, and no code;
 - grace_hopper is in the gradebook but never submitted.
@@ -10,16 +11,20 @@ Each test works on its own copy of that course, so that imports in one test neve
 """
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import html
 import re
 import shutil
+import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import nbformat
 import pytest
+from nbformat.v4 import new_output
 from nbgrader.api import Gradebook
 
 from assignment import notebooks
@@ -36,6 +41,33 @@ OVER_LIMIT_ANSWER = " ".join(f"word{n}" for n in range(160))   # p2f allows 150 
 MARKUP_ANSWER = "The posterior **collapses** to points, $\\sigma \\to 0$.\n\n<script>alert('pwned')</script>"
 DELETED = "p4_answer_interpolation"
 QUESTION_IDS = [q.grade_id for q in QUESTIONS]
+FIGURE_CELLS = sorted({cell for q in QUESTIONS for cell in q.figures})
+
+
+def png(n: int) -> str:
+    """A valid 4x4 PNG whose colour depends on n, base64-encoded: each figure cell gets an image of its own."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\0" + bytes([40 * n % 256, 90, 255 - 30 * n % 256]) * 4 for _ in range(4))
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return base64.b64encode(data).decode()
+
+
+SUBMITTED_FIGURES = {cell: png(n) for n, cell in enumerate(FIGURE_CELLS, start=1)}   # ada's own run
+SUBMITTED_PRINTED = {cell: f"ada's run of {cell}: KL = {n}.25 nats\n" for n, cell in enumerate(FIGURE_CELLS, start=1)}
+
+
+def with_own_run(nb):
+    """The notebook with the outputs of a run of the student's own in every figure cell."""
+    cells = notebooks.cells_by_grade_id(nb)
+    for cell in FIGURE_CELLS:
+        cells[cell].outputs = [new_output("stream", name="stdout", text=SUBMITTED_PRINTED[cell]),
+                               new_output("display_data", data={"image/png": SUBMITTED_FIGURES[cell],
+                                                                "text/plain": "<Figure>"})]
+    return nb
+
+
 CHROMIUM = next((p for p in (shutil.which("chromium"), "/usr/bin/chromium") if p and Path(p).exists()), None)
 
 
@@ -54,7 +86,7 @@ def graded_course(tmp_path_factory) -> Path:
         folder = course / "submitted" / student / "vae"
         folder.mkdir(parents=True)
         if student == SOLVER:
-            shutil.copy2(SOURCE_NOTEBOOK, folder / "vae.ipynb")
+            nbformat.write(with_own_run(notebooks.read(SOURCE_NOTEBOOK)), str(folder / "vae.ipynb"))
         else:
             nbformat.write(partial, str(folder / "vae.ipynb"))
     result = run_nbgrader(["autograde", "vae", "--create"], course, check=False)
@@ -66,9 +98,9 @@ def graded_course(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def course(graded_course, tmp_path) -> Path:
-    """A private copy of the graded course (gradebook and autograded notebooks) for one test."""
+    """A private copy of the graded course (gradebook, submitted and autograded notebooks) for one test."""
     copy = tmp_path / "course"
-    shutil.copytree(graded_course, copy, symlinks=True, ignore=shutil.ignore_patterns("submitted", "release"))
+    shutil.copytree(graded_course, copy, symlinks=True, ignore=shutil.ignore_patterns("release"))
     return copy
 
 
@@ -108,8 +140,8 @@ def answer_source(course: Path, student: str, grade_id: str) -> str | None:
     return None if cell is None else cell.source
 
 
-def png_outputs(course: Path, student: str, cell_ids: tuple[str, ...]) -> int:
-    cells = notebooks.cells_by_grade_id(autograded(course, student))
+def png_outputs(course: Path, student: str, cell_ids: tuple[str, ...], folder: str = "autograded") -> int:
+    cells = notebooks.cells_by_grade_id(notebooks.read(course / folder / student / "vae" / "vae.ipynb"))
     return sum("image/png" in output.get("data", {})
                for gid in cell_ids if gid in cells for output in cells[gid].get("outputs", []))
 
@@ -128,8 +160,14 @@ def sections(page: str) -> dict[str, str]:
     return found
 
 
-def data_uri_images(fragment: str) -> int:
-    return len(re.findall(r'<img class="figure" src="data:image/png;base64,[A-Za-z0-9+/=]+"', fragment))
+def data_uri_images(fragment: str, run: str | None = None) -> int:
+    return len(images_of(fragment, run))
+
+
+def images_of(fragment: str, run: str | None = None) -> list[str]:
+    """The base64 PNGs embedded in `fragment`, of one run ("submitted" or "check-run") or of all."""
+    return [data for kind, data in re.findall(
+        r'<img class="figure ([\w-]+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', fragment) if run in (None, kind)]
 
 
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
@@ -285,13 +323,47 @@ def test_each_question_page_shows_every_answer_its_word_count_and_its_figures(co
                         else f"{words} / {question.word_limit} words")
                 assert flag in shown, f"{question.grade_id}, {student}: the word count should read {flag!r}"
             expected = png_outputs(course, student, question.figures)
-            assert data_uri_images(section) == expected, \
+            assert data_uri_images(section, "check-run") == expected, \
                 f"{question.grade_id}, {student}: every PNG output of {question.figures} should be embedded once"
-        assert data_uri_images(by_student[SOLVER]) > 0, f"{question.grade_id}: the solution has figures to show"
+        assert data_uri_images(by_student[SOLVER], "check-run") > 0, f"{question.grade_id}: the check run has figures"
 
     p2f = sections((tmp_path / "review" / "p2f_answer_ae_samples.html").read_text())
     assert 'class="answer over"' in p2f[PARTIAL] and "160 words: over the 150-word limit by 10" in text_of(p2f[PARTIAL])
     assert 'class="answer over"' not in p2f[SOLVER], "an answer within its limit should not be flagged"
+
+
+def test_each_question_shows_the_figures_and_numbers_the_student_submitted_and_flags_missing_ones(course, tmp_path):
+    write_review(course, tmp_path / "review")
+    for question in QUESTIONS:
+        by_student = sections((tmp_path / "review" / f"{question.grade_id}.html").read_text())
+        ada, alan = by_student[SOLVER], by_student[PARTIAL]
+        assert images_of(ada, "submitted") == [SUBMITTED_FIGURES[cell] for cell in question.figures], (
+            f"{question.grade_id}: the page should show exactly the figures of {question.figures} that ada submitted, "
+            "in order, before any of the grader's re-run")
+        assert text_of(ada).index("As submitted: the student's own run") < text_of(ada).index("Short check run"), \
+            f"{question.grade_id}: the student's run should come first, labelled as submitted"
+        assert all(SUBMITTED_PRINTED[cell].strip() in text_of(ada) for cell in question.figures), \
+            f"{question.grade_id}: the numbers ada's run printed should be on the page"
+        assert "no figure submitted" not in text_of(ada)
+        assert images_of(alan, "submitted") == [] and "no figure submitted" in text_of(alan), (
+            f"{question.grade_id}: a submission without figures in {question.figures} should be flagged")
+        assert set(images_of(ada, "check-run")).isdisjoint(SUBMITTED_FIGURES.values()), \
+            "the check run's figures are nbgrader's, not the submitted ones"
+
+
+def test_feedback_shows_the_students_own_figures_above_the_check_run_and_flags_missing_ones(course):
+    result = run_nbgrader(["generate_feedback", "vae", "--force"], course, check=False)
+    assert result.returncode == 0, "nbgrader generate_feedback failed:\n" + result.stdout[-3000:] + result.stderr[-3000:]
+    ada = (course / "feedback" / SOLVER / "vae" / "vae.html").read_text()
+    missing = [cell for cell, image in SUBMITTED_FIGURES.items() if image not in ada]
+    assert not missing, f"ada's feedback should show the figures she submitted in {missing}"
+    assert ada.count("As you submitted it (your own run)") == len(FIGURE_CELLS), \
+        "every figure cell a question discusses should label the student's own run"
+    assert ada.index("As you submitted it") < ada.index("short check run (fast mode"), "own run first"
+    assert "no figure submitted" not in ada
+    alan = (course / "feedback" / PARTIAL / "vae" / "vae.html").read_text()
+    assert alan.count("no figure submitted") == len(FIGURE_CELLS), \
+        "a figure cell handed in without outputs should be flagged in the feedback"
 
 
 def test_student_markup_is_shown_as_text_and_never_runs(course, tmp_path):
@@ -368,7 +440,8 @@ def test_pages_render_in_headless_chromium_with_every_answer_and_every_figure_de
             if source is not None:
                 assert text_of(render_markdown(source)) in text_of(by_student[student]), \
                     f"{question.grade_id}, {student}: the answer should be in the rendered DOM"
-            expected_figures += png_outputs(course, student, question.figures)
+            expected_figures += (png_outputs(course, student, question.figures)
+                                 + png_outputs(course, student, question.figures, folder="submitted"))
         status = re.search(r'id="figures-loaded"[^>]*>([^<]*)<', dom)
         assert status, f"{question.grade_id}: the figure counter should be in the page"
         assert status.group(1) == f"{expected_figures} of {expected_figures} figures loaded", \

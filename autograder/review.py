@@ -43,6 +43,7 @@ from .gradebook_access import (NOTEBOOK, find_comment_or_none, find_grade_or_non
                                max_points, open_gradebook, read_pseudonyms, submitted_students, write_pseudonyms)
 
 SCORE_COLUMNS = ("student_id", "grade_id", "max_points", "score", "comment")
+SHORT_BUDGET = "fast mode: True"   # what the notebook's setup cell prints when QUICK (or fast mode) is on
 PRINTED_OUTPUT_LIMIT = 4000   # characters of a figure cell's printed output shown under its plots
 
 # Tags a markdown answer may keep once rendered; everything else is shown escaped, as text, so a TA
@@ -71,6 +72,7 @@ class Evidence:
     printed: list[tuple[str, str]] = field(default_factory=list)   # (cell grade id, stdout text)
     errors: list[tuple[str, str]] = field(default_factory=list)    # (cell grade id, "ErrorName: message")
     unrun: list[str] = field(default_factory=list)                  # figure cells with no output at all
+    short_budget: bool = False    # the run used the grader's short budget (the student's QUICK switch, or fast mode)
 
 
 @dataclass
@@ -179,6 +181,9 @@ def _answer(gradebook: Gradebook, question: Question, student: str, name: str, a
 def evidence(nb: NotebookNode, figure_cells: tuple[str, ...]) -> Evidence:
     """The PNG figures, printed text and errors of `figure_cells` in `nb`, as data safe to put in a page."""
     found, cells = Evidence(), notebooks.cells_by_grade_id(nb)
+    setup = cells.get("setup")
+    found.short_budget = setup is not None and SHORT_BUDGET in "".join(
+        _text(o.get("text", "")) for o in setup.get("outputs", []) if isinstance(o, dict))
     for figure_id in figure_cells:
         figure_cell = cells.get(figure_id)
         outputs = figure_cell.get("outputs", []) if figure_cell is not None else []
@@ -413,6 +418,9 @@ def _run_block(answer: Answer, run: Evidence, title: str, kind: str, where: str)
     parts = [f"<p class=\"run-title {kind}\">{html.escape(title)}</p>"]
     for cell, error in run.errors:
         parts.append(f"<p class=\"note\">{html.escape(cell)} raised <code>{html.escape(error[:300])}</code></p>")
+    if kind == "submitted" and run.short_budget:
+        parts.append("<p class=\"flag\">short budget: this run had QUICK (or fast mode) on, so its figures come from "
+                     "1,024 images and one epoch, not the real settings.</p>")
     without = [cell for cell in answer.question.figures if cell not in {f.cell for f in run.figures}]
     if kind == "submitted" and without:
         parts.append(f"<p class=\"flag\">no figure submitted: {html.escape(', '.join(without))} "

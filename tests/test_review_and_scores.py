@@ -58,9 +58,10 @@ SUBMITTED_FIGURES = {cell: png(n) for n, cell in enumerate(FIGURE_CELLS, start=1
 SUBMITTED_PRINTED = {cell: f"ada's run of {cell}: KL = {n}.25 nats\n" for n, cell in enumerate(FIGURE_CELLS, start=1)}
 
 
-def with_own_run(nb):
+def with_own_run(nb, setup_printed: str = "device: cpu, fast mode: False\n"):
     """The notebook with the outputs of a run of the student's own in every figure cell."""
     cells = notebooks.cells_by_grade_id(nb)
+    cells["setup"].outputs = [new_output("stream", name="stdout", text=setup_printed)]
     for cell in FIGURE_CELLS:
         cells[cell].outputs = [new_output("stream", name="stdout", text=SUBMITTED_PRINTED[cell]),
                                new_output("display_data", data={"image/png": SUBMITTED_FIGURES[cell],
@@ -349,6 +350,16 @@ def test_each_question_shows_the_figures_and_numbers_the_student_submitted_and_f
             f"{question.grade_id}: a submission without figures in {question.figures} should be flagged")
         assert set(images_of(ada, "check-run")).isdisjoint(SUBMITTED_FIGURES.values()), \
             "the check run's figures are nbgrader's, not the submitted ones"
+
+
+def test_a_run_handed_in_with_the_short_budget_is_flagged_to_the_ta(course, tmp_path):
+    path = course / "submitted" / PARTIAL / "vae" / "vae.ipynb"
+    nbformat.write(with_own_run(notebooks.read(path), "device: cpu, fast mode: True\nQUICK is on\n"), str(path))
+    write_review(course, tmp_path / "review")
+    by_student = sections((tmp_path / "review" / "p3c_answer_beta0.html").read_text())
+    assert "short budget: this run had QUICK" in text_of(by_student[PARTIAL]), \
+        "a submission run with QUICK on should be flagged: its figures are not from the real settings"
+    assert "short budget" not in text_of(by_student[SOLVER]), "a run with the real settings is not flagged"
 
 
 def test_feedback_shows_the_students_own_figures_above_the_check_run_and_flags_missing_ones(course):

@@ -8,11 +8,20 @@ from autograder.checks import results
 from autograder.extract import printed_number
 
 
+# The search (3d): at least this many values of beta, the largest at least this many times the smallest.
+SEARCH_MIN_CANDIDATES, SEARCH_MIN_SPAN = 3, 100.0
+
+
 @pytest.fixture(scope="module")
-def beta(run_probe, submission):
+def probed(run_probe):
+    return run_probe("best_beta", {})
+
+
+@pytest.fixture(scope="module")
+def beta(probed, submission):
     """best_beta as the notebook gives it: by the code the grader runs, or, when it is computed from the
     trained models of the search (which the grader does not retrain), as the student's own run printed it."""
-    out = run_probe("best_beta", {})
+    out = probed
     left_out = submission["left_out"].get("best_beta")   # its last definition is left out: a placeholder may remain
     if left_out or not results.plain(out, "defined", bool, "whether best_beta is defined"):
         printed = submission["printed_best_beta"]
@@ -60,3 +69,28 @@ def test_tuned_vae_reconstructs_better_than_a_collapsed_one(tuned, beta):
     assert tuned["rec_ratio"] < R.TUNED_MAX_REC_RATIO, (
         f"With best_beta = {beta:g} the reconstruction error was {tuned['rec_ratio']:.0%} of the mean image's; expected below "
         f"{R.TUNED_MAX_REC_RATIO:.0%} (a collapsed VAE scores 140% or more after the same training): try a smaller beta.")
+
+
+@pytest.mark.prerequisite   # the grid is read where the student's code ran: a claim, so it can only cost points
+def test_the_search_spans_a_hundredfold_and_holds_best_beta(probed, submission, beta):
+    """BETA_CANDIDATES holds at least 3 values of beta spanning at least 100x, and best_beta is one of them (needed for any points)."""
+    left_out = submission["left_out"].get("BETA_CANDIDATES")
+    if left_out:
+        results.fail(f"BETA_CANDIDATES is defined by a statement the autograder does not run ({left_out['cell']}, line "
+                     f"{left_out['line']}: {left_out['reason']}): write the grid as a list of numbers in a statement "
+                     "of its own.")
+    assert results.plain(probed, "grid_defined", bool, "whether BETA_CANDIDATES is defined"), (
+        "BETA_CANDIDATES is not defined: keep the grid of your search in it (3d).")
+    assert results.plain(probed, "grid_is_numbers", bool, "whether BETA_CANDIDATES holds numbers"), (
+        "BETA_CANDIDATES should be a list of numbers, the values of beta your search trained.")
+    grid = results.tensor(probed, "grid", finite=False, what="BETA_CANDIDATES")
+    values = sorted({float(b) for b in grid if math.isfinite(float(b)) and float(b) > 0})
+    assert len(values) >= SEARCH_MIN_CANDIDATES, (
+        f"The search tried {len(values)} positive value{'s' if len(values) != 1 else ''} of beta ({values}): train at least "
+        f"{SEARCH_MIN_CANDIDATES}, so that the choice compares a beta with its neighbours.")
+    assert values[-1] >= SEARCH_MIN_SPAN * values[0], (
+        f"The search spans beta from {values[0]:g} to {values[-1]:g}, {values[-1] / values[0]:.3g}x: a search of the "
+        f"scale of beta should span at least {SEARCH_MIN_SPAN:g}x (the grid given spans 1000x).")
+    assert any(math.isclose(beta, b, rel_tol=1e-6) for b in values), (
+        f"best_beta = {beta:g} is not one of BETA_CANDIDATES ({values}): choose a beta you trained and looked at, "
+        "or add it to the grid.")

@@ -208,7 +208,13 @@ def interpolation(student, inputs):
 
 
 def best_beta(student, inputs):
+    """best_beta, and the grid of the search (BETA_CANDIDATES) as numbers, when it is a list of them."""
     value = student.get("best_beta")
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    grid = student.get("BETA_CANDIDATES")
+    numbers = (isinstance(grid, (list, tuple)) and len(grid) <= 1000
+               and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in grid))
     return {"defined": "best_beta" in student, "is_number": is_number,
-            "value": float(value) if is_number else float("nan"), "type": type(value).__name__}
+            "value": float(value) if is_number else float("nan"), "type": type(value).__name__,
+            "grid_defined": "BETA_CANDIDATES" in student, "grid_is_numbers": numbers,
+            "grid": torch.tensor([float(b) for b in grid], dtype=torch.float64) if numbers else torch.zeros(0)}

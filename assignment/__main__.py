@@ -2,9 +2,11 @@
 
     python -m assignment release [--check]   regenerate release/ from solutions/ (or check it is in sync);
                                              copies assignment/grader_view.py into the notebook first
-    python -m assignment run [--full]        the main job: regenerate the release, execute the solution
-                                             notebook (figures under build/solution), then grade a
-                                             demonstration class end to end (build/demo-class)
+    python -m assignment run [--full] [--gallery DIR]
+                                             the main job: regenerate the release, execute the solution
+                                             notebook (figures under build/solution, or solution-full),
+                                             then grade a demonstration class end to end (build/demo-class);
+                                             --gallery writes the run's figures and numbers into DIR
     python -m assignment bench [--runs N]    time a fast-mode execution of the solution notebook
 """
 from __future__ import annotations
@@ -47,7 +49,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    out_dir = BUILD_DIR / "solution"
+    out_dir = BUILD_DIR / ("solution-full" if args.full else "solution")
     print("1/3 Regenerating the student release with nbgrader ...")
     before = RELEASE_NOTEBOOK.read_bytes() if RELEASE_NOTEBOOK.exists() else b""
     if notebooks.sync_grader_view(SOURCE_NOTEBOOK):
@@ -70,6 +72,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     figures = notebooks.save_images(nb, out_dir / "figures")
 
     print(f"    executed in {seconds:.0f} s: {executed.relative_to(REPO_ROOT)} and vae.html beside it")
+    if args.gallery:
+        from .gallery import write_gallery
+        import torch
+        device = "a GPU" if torch.cuda.is_available() else "the CPU"
+        readme = write_gallery(nb, seconds, Path(args.gallery), mode, device)
+        print(f"    gallery of this run: {readme}")
     print(f"    {len(figures)} figures in {(out_dir / 'figures').relative_to(REPO_ROOT)}/")
     for cell in nb.cells:
         if notebooks.is_autograded_test(cell):
@@ -142,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     release.set_defaults(func=cmd_release)
     run = commands.add_parser("run", help="the main job: regenerate the release and execute the solution")
     run.add_argument("--full", action="store_true", help="use the notebook's real training settings, not fast mode")
+    run.add_argument("--gallery", metavar="DIR", help="also write the run's figures, printed numbers and cell times "
+                                                      "into DIR (docs/reference-run holds one made with --full)")
     run.set_defaults(func=cmd_run)
     bench = commands.add_parser("bench", help="time fast-mode executions of the solution notebook")
     bench.add_argument("--runs", type=int, default=3, help="how many executions (default 3)")

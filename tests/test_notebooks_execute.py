@@ -57,3 +57,15 @@ def test_fast_mode_is_off_unless_the_grader_or_the_tests_ask_for_it(tmp_path):
     env.pop("NBGRADER_EXECUTION", None)
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
     assert "fast mode: False" in nb.cells[0].outputs[0].text
+
+
+def test_the_gallery_of_a_run_shows_every_figure_with_its_cell_its_time_and_what_it_printed(executed_solution, tmp_path):
+    from assignment.gallery import write_gallery
+    readme = write_gallery(executed_solution, 12.0, tmp_path / "gallery", "fast mode", "the CPU")
+    text = readme.read_text()
+    pngs = sorted(p.name for p in (tmp_path / "gallery").glob("*.png"))
+    drawn = sum("image/png" in o.get("data", {}) for c in executed_solution.cells for o in c.get("outputs", []))
+    assert len(pngs) == drawn > 10, f"every figure of the run should be a file of the gallery: {len(pngs)} of {drawn}"
+    assert all(f"]({name})" in text for name in pngs), "the gallery's README should link every figure"
+    assert "Executed in **0.2 minutes** (12 s" in text and "the CPU" in text, "the run's time and device belong on top"
+    assert "| p3b_run | " in text and "3d: best_beta = 1.0" in text, "each cell's time and printed numbers are listed"

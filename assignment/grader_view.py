@@ -327,7 +327,14 @@ TOOL_CELLS = ("grader_view", "self_check")   # provided code about the notebook,
 
 
 def _nbgrader(cell: dict) -> dict:
-    return (cell.get("metadata") or {}).get("nbgrader") or {}
+    """A cell's nbgrader metadata, or {} (a submission's metadata can be anything; a grade id that is not text
+    names no cell)."""
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    if not isinstance(meta, dict):
+        return {}
+    return meta if isinstance(meta.get("grade_id"), (str, type(None))) else {
+        key: value for key, value in meta.items() if key != "grade_id"}
 
 
 def _text(value) -> str:

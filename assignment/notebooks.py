@@ -16,11 +16,20 @@ def read(path: Path) -> NotebookNode:
 
 
 def nbgrader_meta(cell: NotebookNode) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
+    """A cell's nbgrader metadata, or {}. In a submission metadata can be anything: a grade id that is not
+    text is left out (it names no cell of the assignment)."""
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    meta = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    if not isinstance(meta, dict):
+        return {}
+    if isinstance(meta.get("grade_id"), (str, type(None))):
+        return meta
+    return {key: value for key, value in meta.items() if key != "grade_id"}
 
 
 def cells_by_grade_id(nb: NotebookNode) -> dict[str, NotebookNode]:
-    return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells if "grade_id" in nbgrader_meta(c)}
+    """Cells by grade id (the last one when a submission repeats an id)."""
+    return {nbgrader_meta(c)["grade_id"]: c for c in nb.cells if nbgrader_meta(c).get("grade_id") is not None}
 
 
 def graded_cells(nb: NotebookNode) -> list[NotebookNode]:

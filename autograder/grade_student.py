@@ -160,6 +160,10 @@ def _read_execution(path: Path, graded: Graded) -> None:
             if ename == "DeadKernelError":
                 graded.notes.append(f"the notebook's kernel died in {where}; later cells did not run")
                 graded.flags.append(f"the kernel died in {where} (os._exit, a kill, or out of memory)")
+            elif ename == "UnreadableKernelMessage":
+                graded.notes.append(f"in {where} the kernel sent a message the grader could not read; later cells "
+                                    "did not run")
+                graded.flags.append(f"the kernel sent an unreadable message in {where} (a forged message?)")
             elif ename == "CellTimeoutError":
                 graded.notes.append(f"{where} did not finish within the time limit; later cells did not run")
             elif ename == "KeyboardInterrupt":   # nbgrader interrupts a cell at the time limit (interrupt_on_timeout)

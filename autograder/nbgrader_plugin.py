@@ -61,7 +61,13 @@ class ExecuteUntilStuck(Execute):
         except DeadKernelError as e:
             self._stuck = "DeadKernelError"
             cell.outputs.append(new_output("error", ename="DeadKernelError", evalue=str(e)[:300],
-                                           traceback=[f"DeadKernelError: the kernel died while running this cell"]))
+                                           traceback=["DeadKernelError: the kernel died while running this cell"]))
+            return cell, resources
+        except Exception as e:   # a message nbclient cannot read (the kernel can send anything): stop, keep grading
+            self._stuck = "UnreadableKernelMessage"
+            said = " ".join(f"{type(e).__name__}: {e}"[:300].split())
+            cell.outputs.append(new_output("error", ename="UnreadableKernelMessage", evalue=said, traceback=[
+                f"UnreadableKernelMessage: the kernel sent a message the grader could not read ({said})"]))
             return cell, resources
         if any(o.output_type == "error" and o.ename == "CellTimeoutError" for o in cell.get("outputs", [])):
             self._stuck = "CellTimeoutError"
@@ -73,6 +79,14 @@ class ExecuteUntilStuck(Execute):
             return super().preprocess(nb, resources, km)
         except DeadKernelError:   # raised again while shutting the dead kernel down
             return nb, resources
+        except BaseException:     # nbgrader gives this student up: their checks end before it moves on
+            running = (resources or {}).pop(RUNNING_CHECKS, None)
+            if running is not None:
+                try:
+                    running[0].result()
+                except Exception:
+                    pass
+            raise
 
 
 class KeepSubmittedClaims(NbGraderPreprocessor):

@@ -23,6 +23,11 @@ from nbformat import NotebookNode
 from assignment import notebooks
 
 MAX_CELLS = 2000   # a notebook with more cells than this is not a submission of this assignment
+# The student's own run is kept (TAs judge answers against its figures, and grading reads what Check 3d
+# printed); a code cell whose outputs are larger than this keeps none of them (the reference run's
+# largest, p3d_figures, holds about 0.6 MiB), and a notebook keeps at most OUTPUTS_TOTAL_BYTES in all.
+CELL_OUTPUT_BYTES = 8 * 2**20
+OUTPUTS_TOTAL_BYTES = 48 * 2**20
 
 
 @dataclass
@@ -190,7 +195,8 @@ def repair(nb: NotebookNode, release: NotebookNode) -> Checked:
 
     result = copy.deepcopy(release)
     result.cells = cells
-    _fresh_ids_and_outputs(result)
+    _fresh_ids(result)
+    _cap_outputs(result, checked)
     checked.notebook = result
     return checked
 
@@ -220,16 +226,32 @@ def _restore(cell: NotebookNode, reference: NotebookNode, grade_id: str, checked
         checked.flags.append(f"the {what} {grade_id} had been edited (nbgrader puts the original back before grading)")
 
 
-def _fresh_ids_and_outputs(nb: NotebookNode) -> None:
-    """Unique cell ids (a copied cell shares its id, which aborts nbgrader) and no stale outputs."""
+def _fresh_ids(nb: NotebookNode) -> None:
+    """Unique cell ids: a copied cell shares its id, which aborts nbgrader."""
     seen = set()
     for cell in nb.cells:
         if not cell.get("id") or cell.id in seen:
             cell.id = uuid.uuid4().hex[:12]
         seen.add(cell.id)
-        if cell.cell_type == "code":
+
+
+def _cap_outputs(nb: NotebookNode, checked: Checked) -> None:
+    """Keep the outputs of the student's own run, except a cell's that are too large to show (said in a repair).
+
+    nbgrader clears them before it executes the notebook again: they never reach the kernel or a score.
+    """
+    total = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or not cell.get("outputs"):
+            continue
+        size = len(json.dumps(cell.outputs, default=str))
+        if size > CELL_OUTPUT_BYTES or total + size > OUTPUTS_TOTAL_BYTES:
+            label = notebooks.nbgrader_meta(cell).get("grade_id") or "a cell you added"
+            checked.repairs.append(f"dropped the outputs of {label} ({size / 2**20:.1f} MiB): too large to show a TA")
             cell.outputs = []
             cell.execution_count = None
+        else:
+            total += size
 
 
 def check(data: bytes, release: NotebookNode) -> Checked:

@@ -44,6 +44,8 @@ from .gradebook_access import (NOTEBOOK, find_comment_or_none, find_grade_or_non
 
 SCORE_COLUMNS = ("student_id", "grade_id", "max_points", "score", "comment")
 SHORT_BUDGET = "fast mode: True"   # what the notebook's setup cell prints when QUICK (or fast mode) is on
+MAX_FIGURE_BASE64 = 3 * 2**20      # a figure larger than this is not shown (the reference run's largest: 60 KB)
+MAX_FIGURES_PER_CELL = 16          # the reference run's p3d_figures draws 7
 PRINTED_OUTPUT_LIMIT = 4000   # characters of a figure cell's printed output shown under its plots
 
 # Tags a markdown answer may keep once rendered; everything else is shown escaped, as text, so a TA
@@ -73,6 +75,7 @@ class Evidence:
     errors: list[tuple[str, str]] = field(default_factory=list)    # (cell grade id, "ErrorName: message")
     unrun: list[str] = field(default_factory=list)                  # figure cells with no output at all
     short_budget: bool = False    # the run used the grader's short budget (the student's QUICK switch, or fast mode)
+    not_shown: list[str] = field(default_factory=list)              # figures left out: too large, or too many
 
 
 @dataclass
@@ -181,9 +184,9 @@ def _answer(gradebook: Gradebook, question: Question, student: str, name: str, a
 def evidence(nb: NotebookNode, figure_cells: tuple[str, ...]) -> Evidence:
     """The PNG figures, printed text and errors of `figure_cells` in `nb`, as data safe to put in a page."""
     found, cells = Evidence(), notebooks.cells_by_grade_id(nb)
-    setup = cells.get("setup")
-    found.short_budget = setup is not None and SHORT_BUDGET in "".join(
-        _text(o.get("text", "")) for o in setup.get("outputs", []) if isinstance(o, dict))
+    found.short_budget = any(SHORT_BUDGET in _text(o.get("text", "")) for cell in nb.cells
+                             if notebooks.nbgrader_meta(cell).get("grade_id") == "setup"
+                             for o in cell.get("outputs", []) if isinstance(o, dict))
     for figure_id in figure_cells:
         figure_cell = cells.get(figure_id)
         outputs = figure_cell.get("outputs", []) if figure_cell is not None else []
@@ -193,11 +196,15 @@ def evidence(nb: NotebookNode, figure_cells: tuple[str, ...]) -> Evidence:
         pngs = [o["data"]["image/png"] for o in outputs
                 if isinstance(o.get("data"), dict) and isinstance(o["data"].get("image/png"), str)]
         for number, png in enumerate(pngs, start=1):
+            if number > MAX_FIGURES_PER_CELL or len(png) > MAX_FIGURE_BASE64 * 1.1:
+                found.not_shown.append(f"{figure_id} figure {number}")
+                continue
             png = "".join(png.split())
             if _BASE64.fullmatch(png):   # outputs come from student code: never put anything else in an attribute
                 found.figures.append(Figure(figure_id, number, png))
-        printed = "".join(_text(o.get("text", "")) for o in outputs
-                          if o.get("output_type") == "stream" and o.get("name") == "stdout")
+        printed_limit = PRINTED_OUTPUT_LIMIT + 1
+        printed = "".join(_text(o.get("text", ""))[:printed_limit] for o in outputs
+                          if o.get("output_type") == "stream" and o.get("name") == "stdout")[:printed_limit]
         if printed.strip():
             found.printed.append((figure_id, printed))
         errors = [": ".join(filter(None, (_text(o.get("ename", "Error")), _text(o.get("evalue", "")))))
@@ -249,10 +256,11 @@ def _scrub_ids(answer: Answer, names: dict[str, str]) -> None:
     """
     if not names:
         return
-    pattern = re.compile("|".join(re.escape(s) for s in sorted(names, key=len, reverse=True)))
+    pattern = re.compile("|".join(re.escape(s) for s in sorted(names, key=len, reverse=True)), re.IGNORECASE)
+    folded = {real.casefold(): alias for real, alias in names.items()}
 
-    def scrub(text: str) -> str:
-        return pattern.sub(lambda m: names[m.group(0)], text)
+    def scrub(text: str) -> str:   # in any case: a path may spell an id in capitals
+        return pattern.sub(lambda m: folded.get(m.group(0).casefold(), m.group(0)), text)
 
     if answer.text is not None:
         answer.text = scrub(answer.text)
@@ -418,6 +426,8 @@ def _run_block(answer: Answer, run: Evidence, title: str, kind: str, where: str)
     parts = [f"<p class=\"run-title {kind}\">{html.escape(title)}</p>"]
     for cell, error in run.errors:
         parts.append(f"<p class=\"note\">{html.escape(cell)} raised <code>{html.escape(error[:300])}</code></p>")
+    if run.not_shown:
+        parts.append(f"<p class=\"note\">not shown (too large, or too many): {html.escape(', '.join(run.not_shown))}</p>")
     if kind == "submitted" and run.short_budget:
         parts.append("<p class=\"flag\">short budget: this run had QUICK (or fast mode) on, so its figures come from "
                      "1,024 images and one epoch, not the real settings.</p>")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell
+from nbformat.v4 import new_code_cell, new_output
 
 from assignment import notebooks
 from assignment.demo_class import write_downloads
@@ -25,6 +25,11 @@ from autograder.course import Course
 from autograder.feedback import generate_feedback
 from autograder.grade_class import grade_class
 from autograder.grade_student import GradingLimits
+from autograder.review import write_review
+
+from tests.variants import png, variant_notebook
+
+CORPUS = Path(__file__).parent / "submissions"
 
 LIMITS = GradingLimits(seconds=900, cell_seconds=30)
 HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
@@ -34,6 +39,22 @@ def solution_with_cell_after(grade_id: str, code: str):
     nb = notebooks.read(SOURCE_NOTEBOOK)
     index = [notebooks.nbgrader_meta(c).get("grade_id") for c in nb.cells].index(grade_id)
     nb.cells.insert(index + 1, new_code_cell(code))
+    return nb
+
+
+KIM_FIGURE = png(7)   # what kim's own run drew in p3b_figures
+KIM_PRINTED_BETA = "3d: best_beta = 1.0; the autograder will retrain a VAE with it and check its regime.\n"
+
+
+def kim_with_her_own_run():
+    """Kim computes best_beta from her search (the grader reads it from Check 3d's output, as her run printed
+    it), submits the outputs of her own run, and has a cell that ends the kernel while grading."""
+    nb = variant_notebook(notebooks.read(SOURCE_NOTEBOOK), CORPUS / "correct" / "best_beta_from_summaries.py")
+    index = [notebooks.nbgrader_meta(c).get("grade_id") for c in nb.cells].index("p2c_run")
+    nb.cells.insert(index + 1, new_code_cell("import os\nos._exit(0)"))
+    cells = notebooks.cells_by_grade_id(nb)
+    cells["p3d_best_beta"].outputs = [new_output("stream", name="stdout", text=KIM_PRINTED_BETA)]
+    cells["p3b_figures"].outputs = [new_output("display_data", data={"image/png": KIM_FIGURE, "text/plain": "<Figure>"})]
     return nb
 
 
@@ -48,7 +69,7 @@ def graded(tmp_path_factory):
     downloads = root / "downloads"
     roster = write_downloads(downloads)
     (downloads / "mallory_vae.ipynb").write_text('{"cells": [{"cell_type": "code", "source": ')
-    nbformat.write(solution_with_cell_after("p2c_run", "import os\nos._exit(0)"), str(downloads / "kim_vae.ipynb"))
+    nbformat.write(kim_with_her_own_run(), str(downloads / "kim_vae.ipynb"))
     nbformat.write(solution_with_cell_after("p2c_run", "while True:\n    pass"), str(downloads / "lou_vae.ipynb"))
     before = hashes(downloads)
     course = Course(root / "course")
@@ -82,6 +103,15 @@ def test_a_notebook_that_ends_its_kernel_keeps_the_points_its_code_earns(graded)
     assert kim.status == "graded" and kim.total == 31, kim
     assert any("kernel died" in note for note in kim.notes), kim.notes
     assert any("kernel died" in flag for flag in kim.flags), "a TA should look at a kernel that died"
+
+
+def test_the_students_own_run_reaches_the_ta_pages_and_the_feedback(graded, tmp_path):
+    write_review(graded["course"].root, tmp_path / "review")
+    page = (tmp_path / "review" / "p3c_answer_beta0.html").read_text()
+    assert KIM_FIGURE in page, "the TA page should show the figure kim's own run drew, as she submitted it"
+    assert KIM_FIGURE in graded["feedback"]["kim"].read_text(), "kim's feedback should show her own figure"
+    assert graded["result"].students["kim"].scores["p3d_best_beta"] == 3, (
+        "kim's best_beta is read from what Check 3d printed in her run: the class command must keep her outputs")
 
 
 def test_a_notebook_that_loops_forever_is_stopped_at_the_cell_limit_and_still_graded(graded):

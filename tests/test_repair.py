@@ -122,8 +122,23 @@ def test_the_students_own_extra_cells_stay_where_they_were(student_nb, release_n
     assert checked.notebook.cells[ids.index("p2a_encoder_decoder_solution") + 1].source.startswith("helper = 42")
 
 
-def test_stale_outputs_are_dropped_before_grading(student_nb, release_nb):
-    cell = notebooks.cells_by_grade_id(student_nb)["p2a_architecture"]
-    cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "6"}, execution_count=1)]
+def test_the_students_own_outputs_are_kept_for_the_ta_and_huge_ones_dropped_with_a_note(student_nb, release_nb):
+    cells = notebooks.cells_by_grade_id(student_nb)
+    own_run = [nbformat.v4.new_output("stream", name="stdout", text="3d: best_beta = 1.0; the autograder will ...\n")]
+    cells["p3d_best_beta"].outputs = own_run
+    cells["p3b_figures"].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x" * (9 * 2**20))]
     checked = check(as_bytes(student_nb), release_nb)
-    assert all(not c.get("outputs") for c in checked.notebook.cells if c.cell_type == "code")
+    repaired = notebooks.cells_by_grade_id(checked.notebook)
+    assert repaired["p3d_best_beta"].outputs == own_run, "the outputs of the student's own run should be kept"
+    assert repaired["p3b_figures"].outputs == [], "a cell's outputs too large to show should be dropped"
+    assert any("dropped the outputs of p3b_figures" in r for r in checked.repairs), checked.repairs
+
+
+def test_metadata_of_any_shape_is_repaired_not_a_crash(student_nb, release_nb):
+    student_nb.cells[0].metadata["nbgrader"] = {"grade_id": ["intro"], "schema_version": 3}
+    student_nb.cells[1].metadata["nbgrader"] = "grade_id"
+    checked = check(as_bytes(student_nb), release_nb)
+    assert checked.notebook is not None and checked.fatal is None, checked.fatal
+    ids = [notebooks.nbgrader_meta(c).get("grade_id") for c in checked.notebook.cells]
+    assert ids == [notebooks.nbgrader_meta(c).get("grade_id") for c in release_nb.cells], \
+        "the notebook should be rebuilt on the release's cells"

@@ -11,15 +11,12 @@ Each test works on its own copy of that course, so that imports in one test neve
 """
 from __future__ import annotations
 
-import base64
 import csv
 import hashlib
 import html
 import re
 import shutil
-import struct
 import subprocess
-import zlib
 from pathlib import Path
 
 import nbformat
@@ -33,7 +30,10 @@ from assignment.parts import QUESTIONS, word_count
 from assignment.paths import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK
 from autograder.export import export_scores
 from autograder.manual_scores import ScoreImportError, import_scores
-from autograder.review import render_markdown, write_review
+from autograder.review import (MAX_FIGURE_BASE64, MAX_FIGURES_PER_CELL, PRINTED_OUTPUT_LIMIT, evidence,
+                               render_markdown, write_review)
+
+from tests.variants import png
 
 SOLVER, PARTIAL, ABSENT = "ada_lovelace", "alan_turing", "grace_hopper"
 SUBMITTED = (SOLVER, PARTIAL)
@@ -42,16 +42,6 @@ MARKUP_ANSWER = "The posterior **collapses** to points, $\\sigma \\to 0$.\n\n<sc
 DELETED = "p4_answer_interpolation"
 QUESTION_IDS = [q.grade_id for q in QUESTIONS]
 FIGURE_CELLS = sorted({cell for q in QUESTIONS for cell in q.figures})
-
-
-def png(n: int) -> str:
-    """A valid 4x4 PNG whose colour depends on n, base64-encoded: each figure cell gets an image of its own."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    rows = b"".join(b"\0" + bytes([40 * n % 256, 90, 255 - 30 * n % 256]) * 4 for _ in range(4))
-    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
-    return base64.b64encode(data).decode()
 
 
 SUBMITTED_FIGURES = {cell: png(n) for n, cell in enumerate(FIGURE_CELLS, start=1)}   # ada's own run
@@ -360,6 +350,21 @@ def test_a_run_handed_in_with_the_short_budget_is_flagged_to_the_ta(course, tmp_
     assert "short budget: this run had QUICK" in text_of(by_student[PARTIAL]), \
         "a submission run with QUICK on should be flagged: its figures are not from the real settings"
     assert "short budget" not in text_of(by_student[SOLVER]), "a run with the real settings is not flagged"
+
+
+def test_submitted_outputs_are_capped_and_a_forged_setup_cell_cannot_hide_the_short_budget():
+    nb = with_own_run(notebooks.read(SOURCE_NOTEBOOK), "device: cpu, fast mode: True\n")
+    cells = notebooks.cells_by_grade_id(nb)
+    cells["p3b_figures"].outputs += [new_output("display_data", data={"image/png": png(n)}) for n in range(30)]
+    cells["p3b_figures"].outputs.append(new_output("display_data", data={"image/png": "A" * (4 * 2**20)}))
+    cells["p3b_run"].outputs = [new_output("stream", name="stdout", text="x" * 2**20)]
+    nb.cells.append(nbformat.v4.new_raw_cell("device: cpu, fast mode: False",
+                                             metadata={"nbgrader": {"grade_id": "setup"}}))   # a second "setup"
+    found = evidence(nb, ("p3b_run", "p3b_figures"))
+    assert found.short_budget, "a cell claiming the setup cell's id should not hide that the run had QUICK on"
+    assert len(found.figures) <= MAX_FIGURES_PER_CELL and all(len(f.png_base64) <= MAX_FIGURE_BASE64 for f in found.figures)
+    assert found.not_shown, "figures left out should be listed on the page"
+    assert all(len(text) <= PRINTED_OUTPUT_LIMIT + 1 for _, text in found.printed), "printed text is capped"
 
 
 def test_feedback_shows_the_students_own_figures_above_the_check_run_and_flags_missing_ones(course):

@@ -13,8 +13,11 @@ New cells after the same cell appear in the file's order.
 """
 from __future__ import annotations
 
+import base64
 import copy
 import re
+import struct
+import zlib
 from pathlib import Path
 
 from nbformat import NotebookNode
@@ -51,3 +54,13 @@ def variant_notebook(source_nb: NotebookNode, variant: Path) -> NotebookNode:
         else:
             nb.cells.append(new_code_cell(code))
     return nb
+
+
+def png(n: int) -> str:
+    """A valid 4x4 PNG whose colour depends on n, base64-encoded: each figure of a test gets an image of its own."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\0" + bytes([40 * n % 256, 90, 255 - 30 * n % 256]) * 4 for _ in range(4))
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return base64.b64encode(data).decode()

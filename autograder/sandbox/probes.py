@@ -211,10 +211,25 @@ def best_beta(student, inputs):
     """best_beta, and the grid of the search (BETA_CANDIDATES) as numbers, when it is a list of them."""
     value = student.get("best_beta")
     is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    grid = student.get("BETA_CANDIDATES")
-    numbers = (isinstance(grid, (list, tuple)) and len(grid) <= 1000
-               and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in grid))
+    grid = _real_numbers(student.get("BETA_CANDIDATES"))
     return {"defined": "best_beta" in student, "is_number": is_number,
             "value": float(value) if is_number else float("nan"), "type": type(value).__name__,
-            "grid_defined": "BETA_CANDIDATES" in student, "grid_is_numbers": numbers,
-            "grid": torch.tensor([float(b) for b in grid], dtype=torch.float64) if numbers else torch.zeros(0)}
+            "grid_defined": "BETA_CANDIDATES" in student, "grid_is_numbers": grid is not None,
+            "grid": torch.tensor(grid if grid else [], dtype=torch.float64)}
+
+
+def _real_numbers(values):
+    """`values` as a list of floats when it is a collection of real numbers however written (a list, a tuple, a
+    range, dict keys, a numpy array or a tensor, numpy scalars), else None."""
+    import numbers
+    if isinstance(values, (str, bytes)) or values is None:
+        return None
+    try:
+        items = values.tolist() if hasattr(values, "tolist") else list(values)
+        if not isinstance(items, list) or len(items) > 1000:
+            return None
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in items):
+            return None
+        return [float(v) for v in items]
+    except Exception:
+        return None

@@ -422,6 +422,13 @@ sys.modules["_pytest"] = _fake
 sys.modules["_pytest.outcomes"] = _fake
 '''
 
+# An iopub "error" message without its fields, attributed to the running cell: nbclient's reader raises
+# KeyError on it, which used to end the student's whole grading.
+MALFORMED_MESSAGE = r'''
+_ip = get_ipython()
+_ip.kernel.session.send(_ip.kernel.iopub_socket, "error", {}, parent=_ip.kernel.get_parent("shell"))
+'''
+
 HUGE_OUTPUT = r'''
 import sys
 sys.stdout.write("x" * 50_000_000)
@@ -539,6 +546,9 @@ def attacks() -> list[Attack]:
         Attack("many_processes", "leaves 300 sleeping children in its kernel and 50 in a graded function", "partial",
                every(own_cell_after("setup", Template(FORK_MANY).safe_substitute(count=300)),
                      in_kl_divergence(Template(FORK_MANY).safe_substitute(count=50), then_honest=True))),
+        Attack("malformed_message", "sends nbgrader an error message without its fields from its kernel", "partial",
+               own_cell_after("p2a_architecture", MALFORMED_MESSAGE),
+               report=("the kernel sent a message the grader could not read",)),
         Attack("huge_output", "prints 50 MB and 20,000 lines, and returns a 20 MB string", "stub",
                own_cell_after("setup", HUGE_OUTPUT)),
         Attack("sleeping_thread", "leaves a thread sleeping forever, in its kernel and in a graded function", "partial",

@@ -173,7 +173,7 @@ class ShowSubmittedRun(NbGraderPreprocessor):
         from nbgrader.coursedir import CourseDirectory
 
         from assignment.parts import QUESTIONS
-        from .review import evidence
+        from .review import CHECK_RUN_BUDGET, evidence
 
         info = resources.get("nbgrader", {})
         coursedir = CourseDirectory(config=self.config)
@@ -197,7 +197,7 @@ class ShowSubmittedRun(NbGraderPreprocessor):
                 shown += [new_output("stream", name="stdout", text=text) for _, text in own.printed]
                 shown += [new_output("display_data", data={"image/png": figure.png_base64, "text/plain": "<Figure>"})
                           for figure in own.figures]
-            shown.append(new_output("stream", name="stdout", text="▶ The grader's short check run (fast mode: 1,024 "
-                                    "images, one epoch; not your results):\n"))
+            shown.append(new_output("stream", name="stdout",
+                                    text=f"▶ The grader's short check run ({CHECK_RUN_BUDGET}; not your results):\n"))
             cell.outputs = shown + list(cell.get("outputs", []))
         return nb, resources

@@ -47,6 +47,9 @@ SHORT_BUDGET = "fast mode: True"   # what the notebook's setup cell prints when 
 MAX_FIGURE_BASE64 = 3 * 2**20      # a figure larger than this is not shown (the reference run's largest: 60 KB)
 MAX_FIGURES_PER_CELL = 16          # the reference run's p3d_figures draws 7
 PRINTED_OUTPUT_LIMIT = 4000   # characters of a figure cell's printed output shown under its plots
+_PRINTED_KEPT = PRINTED_OUTPUT_LIMIT + 1   # read from a notebook: one more, so that the page marks the cut
+# The budget of nbgrader's re-execution (the notebook's fast mode), as TA pages and feedback describe it.
+CHECK_RUN_BUDGET = "fast mode: 1,024 images, one epoch"
 
 # Tags a markdown answer may keep once rendered; everything else is shown escaped, as text, so a TA
 # sees an attempt at <script> or <img src=http://...> rather than running or loading it.
@@ -73,7 +76,6 @@ class Evidence:
     figures: list[Figure] = field(default_factory=list)
     printed: list[tuple[str, str]] = field(default_factory=list)   # (cell grade id, stdout text)
     errors: list[tuple[str, str]] = field(default_factory=list)    # (cell grade id, "ErrorName: message")
-    unrun: list[str] = field(default_factory=list)                  # figure cells with no output at all
     short_budget: bool = False    # the run used the grader's short budget (the student's QUICK switch, or fast mode)
     not_shown: list[str] = field(default_factory=list)              # figures left out: too large, or too many
 
@@ -191,8 +193,6 @@ def evidence(nb: NotebookNode, figure_cells: tuple[str, ...]) -> Evidence:
         figure_cell = cells.get(figure_id)
         outputs = figure_cell.get("outputs", []) if figure_cell is not None else []
         outputs = [o for o in outputs if isinstance(o, dict)]
-        if not outputs:
-            found.unrun.append(figure_id)
         pngs = [o["data"]["image/png"] for o in outputs
                 if isinstance(o.get("data"), dict) and isinstance(o["data"].get("image/png"), str)]
         for number, png in enumerate(pngs, start=1):
@@ -202,9 +202,8 @@ def evidence(nb: NotebookNode, figure_cells: tuple[str, ...]) -> Evidence:
             png = "".join(png.split())
             if _BASE64.fullmatch(png):   # outputs come from student code: never put anything else in an attribute
                 found.figures.append(Figure(figure_id, number, png))
-        printed_limit = PRINTED_OUTPUT_LIMIT + 1
-        printed = "".join(_text(o.get("text", ""))[:printed_limit] for o in outputs
-                          if o.get("output_type") == "stream" and o.get("name") == "stdout")[:printed_limit]
+        printed = "".join(_text(o.get("text", ""))[:_PRINTED_KEPT] for o in outputs
+                          if o.get("output_type") == "stream" and o.get("name") == "stdout")[:_PRINTED_KEPT]
         if printed.strip():
             found.printed.append((figure_id, printed))
         errors = [": ".join(filter(None, (_text(o.get("ename", "Error")), _text(o.get("evalue", "")))))
@@ -409,8 +408,8 @@ def _answer_section(answer: Answer) -> str:
                             "the notebook as the student submitted it")
                  if answer.submitted is not None else
                  "<p class=\"missing\">No submitted notebook found: only the grader's check run is shown.</p>")
-    check_run = _run_block(answer, answer.check_run, "Short check run: the grader re-executed the notebook in fast "
-                           "mode (1,024 images, one epoch); not the student's results", "check-run",
+    check_run = _run_block(answer, answer.check_run, "Short check run: the grader re-executed the notebook "
+                           f"({CHECK_RUN_BUDGET}); not the student's results", "check-run",
                            "the grader's short check run")
     figures = submitted + f"<details class=\"check-run\"><summary class=\"note\">Short check run (fast mode): "\
               f"{len(answer.check_run.figures)} figures</summary>{check_run}</details>"
@@ -430,7 +429,7 @@ def _run_block(answer: Answer, run: Evidence, title: str, kind: str, where: str)
         parts.append(f"<p class=\"note\">not shown (too large, or too many): {html.escape(', '.join(run.not_shown))}</p>")
     if kind == "submitted" and run.short_budget:
         parts.append("<p class=\"flag\">short budget: this run had QUICK (or fast mode) on, so its figures come from "
-                     "1,024 images and one epoch, not the real settings.</p>")
+                     f"the short budget ({CHECK_RUN_BUDGET}), not the real settings.</p>")
     without = [cell for cell in answer.question.figures if cell not in {f.cell for f in run.figures}]
     if kind == "submitted" and without:
         parts.append(f"<p class=\"flag\">no figure submitted: {html.escape(', '.join(without))} "

@@ -22,9 +22,8 @@ def probed(run_probe):
 def beta(probed, submission):
     """best_beta as the notebook gives it: by the code the grader runs, or, when it is computed from the
     trained models of the search (which the grader does not retrain), as the student's own run printed it."""
-    out = probed
     left_out = submission["left_out"].get("best_beta")   # its last definition is left out: a placeholder may remain
-    if left_out or not results.plain(out, "defined", bool, "whether best_beta is defined"):
+    if left_out or not results.plain(probed, "defined", bool, "whether best_beta is defined"):
         printed = submission["printed_best_beta"]
         value = printed_number(printed)
         where = (f"best_beta is computed by a statement the autograder does not run ({left_out['cell']}, line "
@@ -34,10 +33,10 @@ def beta(probed, submission):
             f"notebook (Restart and run all) and submit it with its outputs, or set best_beta to a number.")
         assert value is not None, f"{where}, and Check 3d in your notebook printed best_beta = {printed}, not a number."
     else:
-        kind = results.plain(out, "type", str, "the type of best_beta")
-        assert results.plain(out, "is_number", bool, "whether best_beta is a number"), (
+        kind = results.plain(probed, "type", str, "the type of best_beta")
+        assert results.plain(probed, "is_number", bool, "whether best_beta is a number"), (
             f"best_beta should be a number set after tuning, got a {kind}.")
-        value = results.plain(out, "value", float, "the value of best_beta")
+        value = results.plain(probed, "value", float, "the value of best_beta")
     assert math.isfinite(value) and 0 < value <= 1000, f"best_beta should be a positive number, got {value:g}."
     return value
 

@@ -4,15 +4,15 @@ nbgrader reads this file from the directory it runs in, so every nbgrader comman
 this course runs from the repository root (the `assignment` tools take care of that).
 """
 import os
-import sys
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades,
                                     IgnorePattern, LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from autograder.nbgrader_plugin import (ExecuteUntilStuck, HiddenChecks, KeepSubmittedClaims,  # noqa: E402
-                                        ShowReleasedChecks, ShowSubmittedRun, StartHiddenChecks)
+# The grading code is this project's package (`pip install -e .`; scratch courses get PYTHONPATH).
+from autograder.grading.nbgrader_plugin import ExecuteUntilStuck, HiddenChecks, KeepSubmittedClaims, StartHiddenChecks
+from autograder.sandbox.limits import GradingLimits
+from autograder.staff.feedback import ShowReleasedChecks, ShowSubmittedRun
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -35,13 +35,13 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Execution while validating and autograding. The notebook shrinks its training budget when
 # NBGRADER_EXECUTION is set; the slowest cell then takes a few seconds on a 2-core CPU.
-c.Execute.timeout = 120          # seconds per cell
+c.Execute.timeout = GradingLimits().cell_seconds   # seconds per cell (autograder/sandbox/limits.py)
 c.Execute.startup_timeout = 120  # seconds for the kernel to start (torch imports are slow)
 c.Execute.kernel_name = "python3"
 
 # Students' code (the kernel above, started by ExecuteUntilStuck's ConfinedKernelManager, and every
 # probe of the hidden checks) runs in the sandbox of autograder/sandbox/policy.py, in plain
-# `nbgrader autograde` as in `python -m autograder grade`. If bubblewrap cannot run here, grading
+# `nbgrader autograde` as in `vae-course grade`. If bubblewrap cannot run here, grading
 # stops and says why. `--Sandbox.unconfined=True` runs it unconfined instead, trusting every
 # submission, and every report says so.
 c.Sandbox.unconfined = False
@@ -52,7 +52,7 @@ c.Autograde.sanitize_preprocessors = [KeepSubmittedClaims, ClearOutput, Deduplic
                                       OverwriteCells, CheckCellMetadata]
 
 # Autograding: the hidden checks run in trusted code after the student's notebook is executed
-# and decide every autograded cell's score (autograder/nbgrader_plugin.py).
+# and decide every autograded cell's score (autograder/grading/nbgrader_plugin.py).
 c.Autograde.autograde_preprocessors = [StartHiddenChecks, ExecuteUntilStuck, HiddenChecks, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 

@@ -1,6 +1,6 @@
 """A gallery of an executed solution notebook: what a correct run produces, for TAs and instructors.
 
-`python -m assignment run --full --gallery docs/reference-run` executes the solution with the
+`vae-course run --full --gallery docs/reference-run` executes the solution with the
 real settings and writes, into the folder, every figure as a PNG and a README.md that lists, cell
 by cell, how long it took, what it printed and which figures it drew, with the machine it ran on.
 TAs compare a student's figures with it; the committed copy in docs/reference-run is one such run.
@@ -41,7 +41,7 @@ def write_gallery(nb: NotebookNode, seconds: float, folder: Path, mode: str, dev
     lines = [f"# The solution notebook, executed with {mode}", "",
              f"Executed in **{seconds / 60:.1f} minutes** ({seconds:.0f} s, kernel start included) on {device}: "
              f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_implementation()} "
-             f"{platform.python_version()}. Made by `python -m assignment run --full --gallery <folder>`; "
+             f"{platform.python_version()}. Made by `vae-course run --full --gallery <folder>`; "
              f"MNIST from `MNIST_ROOT` (the training split's size is printed by part1_data below).", "",
              "| cell | seconds | figures |", "|---|---|---|"]
     for cell in nb.cells:

@@ -9,7 +9,7 @@ kept, and why anything is left out. A statement is left out when it trains, plot
 makes a later one fail. Definitions (def, class, import) are always kept; printing is harmless.
 
 The same code runs in three places, so the student hears before submitting what the grader
-does: the grader (autograder/extract.py), the notebook's self-check, and its check cells (the
+does: the grader (autograder/grading/extract.py), the notebook's self-check, and its check cells (the
 notebook carries this file verbatim in its `grader_view` cell). Standard library only, and
 IPython's own reading of magics when it is there (it is in every notebook kernel).
 """

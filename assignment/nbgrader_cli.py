@@ -40,8 +40,6 @@ def lay_out_course(root: Path) -> None:
         return
     shutil.copy2(NBGRADER_CONFIG, root / NBGRADER_CONFIG.name)
     shutil.copytree(REPO_ROOT / "solutions", root / "solutions")
-    for package in ("assignment", "autograder"):   # the config imports the grading preprocessor
-        (root / package).symlink_to(REPO_ROOT / package)
 
 
 def generate_release_elsewhere(workdir: Path) -> Path:

@@ -7,13 +7,6 @@ from nbformat import NotebookNode
 from assignment import notebooks
 from assignment.execute import execute
 from assignment.paths import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK
-import autograder  # noqa: F401,E402 (puts this environment's bin on PATH: nbgrader's Gradebook runs alembic)
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: grades whole notebooks or classes (minutes); `-m 'not slow'` skips them")
-    if config.option.durations is None:   # where the suite's time goes, in every run's summary (CI has a budget)
-        config.option.durations = 20
 
 
 @pytest.fixture(scope="session")

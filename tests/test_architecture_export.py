@@ -1,7 +1,7 @@
 """2a/2b grade networks the grader rebuilt itself: honest architectures survive the round trip, forgeries earn nothing.
 
 The probe exports a network as plain data (autograder/sandbox/graph_export.py); the grader
-rebuilds it from a whitelist and runs it (autograder/architecture.py). Most tests here export in
+rebuilds it from a whitelist and runs it (autograder/grading/architecture.py). Most tests here export in
 this process (no sandbox: seconds each) and check that the rebuilt network computes exactly what
 the student's does, or that a description the grader must refuse is refused in plain words
 without allocating what it claims. Two run the real 2a/2b checks (their measurement and assertions,
@@ -21,8 +21,8 @@ import pytest
 import torch
 
 from assignment import notebooks
-from autograder.architecture import MAX_ELEMENTS, Unreadable, rebuild
-from autograder.extract import student_code
+from autograder.grading.architecture import MAX_ELEMENTS, Unreadable, rebuild
+from autograder.grading.extract import student_code
 from autograder.checks import test_p2a_architecture as p2a
 from autograder.checks import test_p2b_forward_shapes as p2b
 from autograder.sandbox import probe_source

@@ -4,10 +4,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from nbgrader.api import Gradebook
 
 from assignment.nbgrader_cli import generate_release_elsewhere, run_nbgrader
 from assignment.paths import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK
+from autograder.course import Course
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def graded_course(tmp_path_factory):
 
 
 def auto_scores(course, student: str) -> dict[str, tuple[float, float]]:
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Course(course).gradebook() as gradebook:
         notebook = gradebook.find_submission_notebook("vae", "vae", student)
         return {g.name: (g.auto_score, g.max_score) for g in notebook.grades
                 if g.auto_score is not None and g.cell_type == "code"}

@@ -30,10 +30,10 @@ from assignment.environment import course_env
 from assignment.paths import REPO_ROOT
 from autograder.checks import regimes as R
 from autograder.checks import results
-from autograder.data import grading_subset
-from autograder.extract import StudentCode, student_code
+from autograder.grading.data import grading_subset
+from autograder.grading.extract import StudentCode, student_code
 from tests.variants import variant_notebook
-from autograder.run_checks import CHECKS_DIR, CellGrade, CheckResult, autograded_points, grade_notebook
+from autograder.grading.run_checks import CHECKS_DIR, CellGrade, CheckResult, autograded_points, grade_notebook
 from autograder.sandbox.networks import ReferenceDecoder, ReferenceEncoder, _InvertibleDecoder, decode_codes
 
 HERE = Path(__file__).parent / "recompute"

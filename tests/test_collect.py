@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.collect import MAX_NOTEBOOK_BYTES, collect, id_from_file_name
+from autograder.intake.collect import MAX_NOTEBOOK_BYTES, collect, id_from_file_name
 
 NOTEBOOK = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
 

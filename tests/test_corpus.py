@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.run_checks import grade_notebook
+from autograder.grading.run_checks import grade_notebook
 
 from tests.variants import MARKER, variant_notebook
 

@@ -16,12 +16,12 @@ import nbformat
 import pytest
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
-from nbgrader.api import Gradebook
 
 from assignment import notebooks
 from assignment.execute import execute
 from assignment.nbgrader_cli import generate_release_elsewhere, run_nbgrader
-from autograder.extract import student_code
+from autograder.grading.extract import student_code
+from autograder.course import Course
 from tests.variants import MARKER, variant_notebook
 
 pytestmark = pytest.mark.slow
@@ -86,7 +86,7 @@ def graded(source_nb, release_nb, tmp_path_factory) -> tuple[Path, dict[str, Not
 
 
 def scores(course: Path, student: str) -> dict[str, tuple[float, float]]:
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Course(course).gradebook() as gradebook:
         notebook = gradebook.find_submission_notebook("vae", "vae", student)
         return {g.name: (g.auto_score, g.max_score) for g in notebook.grades
                 if g.auto_score is not None and g.cell_type == "code"}

@@ -6,8 +6,11 @@ not valid JSON, one that ends its own kernel, and one that loops forever in a ce
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
+import io
+import json
 from html import unescape
 import re
 import shutil
@@ -18,14 +21,17 @@ import pytest
 from nbformat.v4 import new_code_cell, new_output
 
 from assignment import notebooks
-from assignment.demo_class import write_downloads
+from autograder.devtools.demo_class import write_downloads
 from assignment.paths import REPO_ROOT, SOURCE_NOTEBOOK
-from autograder import grade_student
+from autograder.workflow import grade_student
+from autograder.cli import print_class_table
 from autograder.course import Course
-from autograder.feedback import generate_feedback
-from autograder.grade_class import grade_class
-from autograder.grade_student import GradingLimits
-from autograder.review import write_review
+from autograder.grading.record import GradingRecord, RecordError
+from autograder.staff.feedback import generate_feedback, summary_html
+from autograder.workflow.grade_class import ClassReport, grade_class
+from autograder.workflow.gradescope import check_reports, results_for
+from autograder.sandbox.limits import GradingLimits
+from autograder.staff.review import write_review
 
 from tests.variants import png, variant_notebook
 
@@ -79,6 +85,63 @@ def graded(tmp_path_factory):
             "feedback": feedback}
 
 
+# --- the grading record: one typed file per graded notebook, read by every output -------------------
+# (first in this module: later tests regrade some students of the class)
+
+GOLDEN = Path(__file__).parent / "golden"
+DEMO_CLASS = ("ada", "bob", "carol", "dan", "erin")   # tests/demo_class, as autograder.devtools.demo_class writes it
+
+
+def test_the_grading_record_round_trips_and_holds_the_scores_nbgrader_recorded(graded):
+    course = graded["course"]
+    for student, report in graded["result"].students.items():
+        if report.status != "graded":
+            assert not course.record(student).exists(), f"{student} was not graded, yet has a grading record"
+            continue
+        record = GradingRecord.read(course.record(student))
+        assert GradingRecord.from_json(json.loads(json.dumps(record.to_json()))).to_json() == record.to_json(), (
+            f"{student}'s grading record changed when written and read back")
+        scores = {grade_id: cell.grade.score for grade_id, cell in record.cells.items()}
+        assert scores == report.scores, f"{student}: the record says {scores}, the gradebook {report.scores}"
+    kim = GradingRecord.read(course.record("kim"))
+    assert [e.error for e in kim.events] == ["DeadKernelError"] and kim.events[0].after == "p2c_run", (
+        f"kim's kernel died in the cell she added after p2c_run; the record says {kim.events}")
+
+
+def test_the_class_table_feedback_and_gradescope_read_from_the_record_as_before(graded):
+    """The demonstration class renders exactly as it did when these were read from the notebook's prose
+    (tests/golden, captured before the record existed)."""
+    course, result = graded["course"], graded["result"]
+    demo = ClassReport(students={s: result.students[s] for s in DEMO_CLASS}, regraded=list(DEMO_CLASS))
+    table = io.StringIO()
+    with contextlib.redirect_stdout(table):
+        print_class_table(demo, course, {})
+    rendered = re.sub(r" in \d+ s\.", " in <seconds> s.", table.getvalue().replace(str(course.root), "<course>"))
+    assert rendered == (GOLDEN / "demo_class_table.txt").read_text(), f"the class table changed:\n{rendered}"
+    summaries = json.loads((GOLDEN / "demo_class_feedback_summaries.json").read_text())
+    gradescope = json.loads((GOLDEN / "demo_class_gradescope.json").read_text())
+    for student in DEMO_CLASS:
+        assert summary_html(course, student) == summaries[student], f"{student}'s feedback summary changed"
+        results = results_for(result.students[student], check_reports(course, student), "", 0.0)
+        assert results == gradescope[student], f"{student}'s Gradescope results changed"
+
+
+def test_a_record_of_another_version_is_refused_with_what_to_do(graded, tmp_path):
+    path = tmp_path / "old.grading.json"
+    path.write_text(json.dumps({**GradingRecord.read(graded["course"].record("ada")).to_json(), "version": 0}))
+    with pytest.raises(RecordError, match="regrade the student"):
+        GradingRecord.read(path)
+
+
+def test_nbgrader_logs_are_kept_and_a_failed_report_says_where(graded):
+    course = graded["course"]
+    for student, report in graded["result"].students.items():
+        if report.status == "not gradable":   # never reached nbgrader
+            continue
+        assert report.log == str(course.log(student)) and course.log(student).stat().st_size > 0, (
+            f"{student}'s nbgrader log should be kept in {course.log(student)}")
+
+
 def test_every_student_is_graded_and_the_honest_ones_exactly(graded):
     students = graded["result"].students
     assert sorted(students) == ["ada", "bob", "carol", "dan", "erin", "kim", "lou", "mallory"]
@@ -106,7 +169,7 @@ def test_a_notebook_that_ends_its_kernel_keeps_the_points_its_code_earns(graded)
 
 
 def test_the_students_own_run_reaches_the_ta_pages_and_the_feedback(graded, tmp_path):
-    write_review(graded["course"].root, tmp_path / "review")
+    write_review(graded["course"], tmp_path / "review")
     page = (tmp_path / "review" / "p3c_answer_beta0.html").read_text()
     assert KIM_FIGURE in page, "the TA page should show the figure kim's own run drew, as she submitted it"
     assert KIM_FIGURE in graded["feedback"]["kim"].read_text(), "kim's feedback should show her own figure"

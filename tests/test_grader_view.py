@@ -12,7 +12,7 @@ from nbformat.v4 import new_code_cell
 
 from assignment import notebooks
 from assignment.grader_view import explain, grader_view
-from autograder.extract import student_code
+from autograder.grading.extract import student_code
 
 
 def kept_names(view) -> set[str]:

@@ -11,11 +11,11 @@ import zipfile
 import nbformat
 import pytest
 
-from assignment.demo_class import SPECS, load_spec, student_notebook
+from autograder.devtools.demo_class import SPECS, load_spec, student_notebook
 from assignment.parts import part_of
 from assignment.paths import mnist_root
 from autograder.course import Course
-from autograder.gradescope import build_bundle
+from autograder.workflow.gradescope import build_bundle
 
 VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
 

@@ -29,11 +29,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import MissingEntry
 
 from assignment import notebooks
 from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT, mnist_root
-from autograder.repair import check
+from autograder.intake.repair import check
+from autograder.course import Course
 from tests.hostile import attacks as A
 
 WORKERS, CELL_TIMEOUT, STUDENT_TIMEOUT = 2, 30, 900
@@ -291,7 +292,7 @@ def test_every_submitted_notebook_is_what_its_student_sent(hostile):
 
 
 def test_the_course_gradebook_holds_the_reported_scores(hostile):
-    with Gradebook(f"sqlite:///{hostile['course'] / 'gradebook.db'}") as gradebook:
+    with Course(hostile['course']).gradebook() as gradebook:
         for student, report in hostile["reports"].items():
             if report["status"] != "graded":
                 continue
@@ -369,7 +370,7 @@ def test_one_worker_and_two_workers_print_the_same_table(repeated):
 def test_a_student_stopped_at_the_time_limit_leaves_no_process_behind(tmp_path):
     """nbgrader, the confined kernel (which Jupyter starts in a session of its own) and its children all go."""
     from autograder import grade_student
-    from autograder.grade_student import GradingLimits
+    from autograder.sandbox.limits import GradingLimits
 
     notebook = A.base_notebook("stub")
     A.own_cell_after("setup", f"import subprocess, time\nsubprocess.Popen(['sleep', '{A.SLEEP_MARKER}'])\n"
@@ -414,7 +415,7 @@ def test_plain_nbgrader_autograde_confines_a_hostile_notebook_as_the_class_comma
     changed = {name: differences(before, hashes(repo / name)) for name, before in watched.items()}
     assert not any(changed.values()), f"Plain nbgrader let the notebook change: {changed}"
     assert canary.read_text() == CANARY and not list(repo.rglob("PWNED_*")), "Plain nbgrader let the notebook write files"
-    with Gradebook(f"sqlite:///{repo / 'gradebook.db'}") as gradebook:
+    with Course(repo).gradebook() as gradebook:
         notebook = gradebook.find_submission_notebook("vae", "vae", "mallory")
         scores = {g.name: float(g.auto_score or 0) for g in notebook.grades if g.cell_type == "code"}
     assert scores == attack.expected_scores() == hostile["reports"][attack.name]["scores"], (

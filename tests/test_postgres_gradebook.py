@@ -15,11 +15,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from assignment.demo_class import SPECS, load_spec, student_notebook
+from autograder.devtools.demo_class import SPECS, load_spec, student_notebook
 from assignment.paths import RELEASE_NOTEBOOK
 from autograder.course import Course, prepare
-from autograder.export import export_scores
-from autograder.grade_class import grade_class
+from autograder.staff.export import export_scores
+from autograder.workflow.grade_class import grade_class
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -72,6 +72,6 @@ def test_two_graders_at_once_share_one_postgres_gradebook(db_url, tmp_path):
     assert not crashed, f"a grader crashed: {crashed}"
     assert results["a"].students["carol"].total == 17, results["a"].students["carol"]
     assert results["b"].students["bob"].total == 0
-    rows = export_scores(first.root, tmp_path / "scores.csv", db_url=db_url).read_text().splitlines()
+    rows = export_scores(first, tmp_path / "scores.csv").read_text().splitlines()
     by_student = {row.split(",")[0]: row for row in rows[1:]}
     assert sorted(by_student) == ["bob", "carol"], "both graders' students should be in the shared gradebook"

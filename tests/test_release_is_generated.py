@@ -1,7 +1,7 @@
 """The student release is nbgrader's output for the instructor source, and nbgrader agrees on both."""
 from __future__ import annotations
 
-from assignment.__main__ import release_is_in_sync
+from assignment.main_job import release_is_in_sync
 from assignment.nbgrader_cli import validate
 from assignment.paths import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK
 
@@ -9,7 +9,7 @@ from assignment.paths import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK
 def test_release_is_byte_identical_to_a_fresh_generate_assignment():
     assert release_is_in_sync(), (
         "release/vae/vae.ipynb differs from what `nbgrader generate_assignment` makes of solutions/vae/vae.ipynb: "
-        "run `python -m assignment release` and commit release/.")
+        "run `vae-course release` and commit release/.")
 
 
 def test_source_notebook_passes_nbgrader_validate():

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from assignment import notebooks
-from autograder.repair import check
+from autograder.intake.repair import check
 
 
 def as_bytes(nb) -> bytes:

@@ -22,16 +22,16 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_output
-from nbgrader.api import Gradebook
 
 from assignment import notebooks
 from assignment.nbgrader_cli import generate_release_elsewhere, run_nbgrader
 from assignment.parts import QUESTIONS, word_count
 from assignment.paths import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK
-from autograder.export import export_scores
-from autograder.manual_scores import ScoreImportError, import_scores
-from autograder.review import (MAX_FIGURE_BASE64, MAX_FIGURES_PER_CELL, PRINTED_OUTPUT_LIMIT, evidence,
-                               render_markdown, write_review)
+from autograder.staff.export import export_scores
+from autograder.staff.manual_scores import ScoreImportError, import_scores
+from autograder.course import Course
+from autograder.staff.review import (MAX_FIGURE_BASE64, MAX_FIGURES_PER_CELL, PRINTED_OUTPUT_LIMIT, evidence,
+                                     render_markdown, write_review)
 
 from tests.variants import png
 
@@ -82,7 +82,7 @@ def graded_course(tmp_path_factory) -> Path:
             nbformat.write(partial, str(folder / "vae.ipynb"))
     result = run_nbgrader(["autograde", "vae", "--create"], course, check=False)
     assert result.returncode == 0, "nbgrader autograde failed:\n" + result.stdout[-3000:] + result.stderr[-3000:]
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Course(course).gradebook() as gradebook:
         gradebook.add_student(ABSENT)
     return course
 
@@ -116,7 +116,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def grade_of(course: Path, grade_id: str, student: str) -> tuple[float | None, bool, str | None]:
     """(manual score, needs manual grade, manual comment) in the gradebook."""
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Course(course).gradebook() as gradebook:
         grade = gradebook.find_grade(grade_id, "vae", "vae", student)
         comment = gradebook.find_comment(grade_id, "vae", "vae", student)
         return grade.manual_score, grade.needs_manual_grade, comment.manual_comment
@@ -176,7 +176,7 @@ SOLVER_SCORES = {"p2f_answer_ae_samples": "2", "p3c_answer_beta0": "3", "p3c_ans
 
 
 def test_a_valid_csv_puts_scores_and_comments_in_the_gradebook_and_the_export_shows_them_per_part(course, tmp_path):
-    write_review(course, tmp_path / "review")
+    write_review(Course(course), tmp_path / "review")
     rows = read_csv(tmp_path / "review" / "scores.csv")
     assert len(rows) == len(SUBMITTED) * len(QUESTIONS), "scores.csv should hold one row per student and question"
     assert all(r["score"] == "" for r in rows), "nothing is graded yet, so no score should be pre-filled"
@@ -191,7 +191,7 @@ def test_a_valid_csv_puts_scores_and_comments_in_the_gradebook_and_the_export_sh
             row["score"], row["comment"] = "0", "no answer found"
     filled = write_csv(tmp_path / "filled.csv", [list(r.values()) for r in rows])
 
-    imported = import_scores(course, filled)
+    imported = import_scores(Course(course), filled)
 
     assert imported == 9, "six rows for ada_lovelace and three for alan_turing have a score; the rest are skipped"
     assert grade_of(course, "p3c_answer_beta10", SOLVER) == (2.5, False, "fine, p3c_answer_beta10"), \
@@ -201,7 +201,7 @@ def test_a_valid_csv_puts_scores_and_comments_in_the_gradebook_and_the_export_sh
     assert grade_of(course, "p3c_answer_beta0", PARTIAL) == (1.0, False, None), "an empty comment sets no comment"
     assert grade_of(course, "p3c_answer_well_tuned", PARTIAL)[0] is None, "a row with no score should be skipped"
 
-    export = {row["student_id"]: row for row in read_csv(export_scores(course, tmp_path / "export.csv"))}
+    export = {row["student_id"]: row for row in read_csv(export_scores(Course(course), tmp_path / "export.csv"))}
 
     assert set(export) == {SOLVER, PARTIAL, ABSENT}, "every student in the gradebook should have a row"
     solver, partial, absent = export[SOLVER], export[PARTIAL], export[ABSENT]
@@ -218,7 +218,7 @@ def test_a_valid_csv_puts_scores_and_comments_in_the_gradebook_and_the_export_sh
         "a student with no submission should have empty scores, not zeros"
     assert absent["p3c_max"] == "9" and absent["max_total"] == "45", "maxima are shown for every student"
 
-    write_review(course, tmp_path / "again")
+    write_review(Course(course), tmp_path / "again")
     again = {(r["student_id"], r["grade_id"]): r for r in read_csv(tmp_path / "again" / "scores.csv")}
     assert again[(SOLVER, "p3c_answer_beta10")]["score"] == "2.5" and \
         again[(SOLVER, "p3c_answer_beta10")]["comment"] == "fine, p3c_answer_beta10", \
@@ -232,7 +232,7 @@ def test_a_csv_naming_an_unknown_student_is_rejected_and_the_gradebook_is_unchan
                                            ["ada_lovelcae", "p3c_answer_beta0", "3", "1", "typo in the id"]])
     before = db_hash(course)
     with pytest.raises(ScoreImportError) as error:
-        import_scores(course, bad)
+        import_scores(Course(course), bad)
     message = str(error.value)
     assert "line 3" in message and "there is no student ada_lovelcae in the gradebook" in message, message
     assert "nothing was imported" in message, message
@@ -245,7 +245,7 @@ def test_a_csv_with_a_score_above_the_maximum_is_rejected_and_the_gradebook_is_u
                                            [SOLVER, "p4_answer_interpolation", "1", "10", "meant 1.0"]])
     before = db_hash(course)
     with pytest.raises(ScoreImportError) as error:
-        import_scores(course, bad)
+        import_scores(Course(course), bad)
     message = str(error.value)
     assert "line 3" in message and "the score 10 is above the maximum of 1 points for p4_answer_interpolation" \
         in message, message
@@ -265,7 +265,7 @@ def test_every_bad_row_is_reported_at_once_with_its_line(course, tmp_path):
     ])
     before = db_hash(course)
     with pytest.raises(ScoreImportError) as error:
-        import_scores(course, bad)
+        import_scores(Course(course), bad)
     message = str(error.value)
     for expected in ("line 2 (student ada_lovelace, question p2f_answer_ae_samples): the score 'two' is not a number",
                      "line 3 (student ada_lovelace, question p3c_answer_beta0): the score -1 is negative",
@@ -284,14 +284,14 @@ def test_every_bad_row_is_reported_at_once_with_its_line(course, tmp_path):
     missing_column = write_csv(tmp_path / "no_score.csv", [[SOLVER, "p2f_answer_ae_samples", "2"]],
                                header=("student_id", "grade_id", "max_points"))
     with pytest.raises(ScoreImportError, match="line 1 \\(the header\\) lacks the columns score, comment"):
-        import_scores(course, missing_column)
+        import_scores(Course(course), missing_column)
     assert db_hash(course) == before
 
 
 # Review pages -------------------------------------------------------------------------------------
 
 def test_each_question_page_shows_every_answer_its_word_count_and_its_figures(course, tmp_path):
-    written = write_review(course, tmp_path / "review")
+    written = write_review(Course(course), tmp_path / "review")
     assert {p.name for p in written} == {f"{q}.html" for q in QUESTION_IDS} | {"index.html", "scores.csv"}
     index = (tmp_path / "review" / "index.html").read_text()
     assert all(f'href="{q}.html"' in index for q in QUESTION_IDS), "the index should link every question page"
@@ -324,7 +324,7 @@ def test_each_question_page_shows_every_answer_its_word_count_and_its_figures(co
 
 
 def test_each_question_shows_the_figures_and_numbers_the_student_submitted_and_flags_missing_ones(course, tmp_path):
-    write_review(course, tmp_path / "review")
+    write_review(Course(course), tmp_path / "review")
     for question in QUESTIONS:
         by_student = sections((tmp_path / "review" / f"{question.grade_id}.html").read_text())
         ada, alan = by_student[SOLVER], by_student[PARTIAL]
@@ -345,7 +345,7 @@ def test_each_question_shows_the_figures_and_numbers_the_student_submitted_and_f
 def test_a_run_handed_in_with_the_short_budget_is_flagged_to_the_ta(course, tmp_path):
     path = course / "submitted" / PARTIAL / "vae" / "vae.ipynb"
     nbformat.write(with_own_run(notebooks.read(path), "device: cpu, fast mode: True\nQUICK is on\n"), str(path))
-    write_review(course, tmp_path / "review")
+    write_review(Course(course), tmp_path / "review")
     by_student = sections((tmp_path / "review" / "p3c_answer_beta0.html").read_text())
     assert "short budget: this run had QUICK" in text_of(by_student[PARTIAL]), \
         "a submission run with QUICK on should be flagged: its figures are not from the real settings"
@@ -383,7 +383,7 @@ def test_feedback_shows_the_students_own_figures_above_the_check_run_and_flags_m
 
 
 def test_student_markup_is_shown_as_text_and_never_runs(course, tmp_path):
-    write_review(course, tmp_path / "review")
+    write_review(Course(course), tmp_path / "review")
     page = (tmp_path / "review" / "p3c_answer_beta0.html").read_text()
     assert "<strong>collapses</strong>" in sections(page)[PARTIAL], "markdown in answers should be rendered"
     assert "&lt;script&gt;alert('pwned')&lt;/script&gt;" in page.replace("&#x27;", "'").replace("&#39;", "'"), \
@@ -394,7 +394,7 @@ def test_student_markup_is_shown_as_text_and_never_runs(course, tmp_path):
 
 def test_anonymised_pages_and_csv_hide_student_ids_and_import_back_to_the_right_students(course, tmp_path):
     out = tmp_path / "anonymous"
-    written = write_review(course, out, anonymise=True)
+    written = write_review(Course(course), out, anonymise=True)
     assert out / "pseudonyms.csv" in written
     for path in written:
         if path.name != "pseudonyms.csv":
@@ -405,7 +405,7 @@ def test_anonymised_pages_and_csv_hide_student_ids_and_import_back_to_the_right_
     key = {row["student_id"]: row["pseudonym"] for row in read_csv(out / "pseudonyms.csv")}
     assert set(key) == set(SUBMITTED) and all(re.fullmatch(r"student-\d\d", p) for p in key.values())
 
-    write_review(course, out, anonymise=True)
+    write_review(Course(course), out, anonymise=True)
     assert {row["student_id"]: row["pseudonym"] for row in read_csv(out / "pseudonyms.csv")} == key, \
         "re-running the review should keep every student's pseudonym"
 
@@ -417,16 +417,16 @@ def test_anonymised_pages_and_csv_hide_student_ids_and_import_back_to_the_right_
             row["comment"] = f"for {row['student_id']}"
     filled = write_csv(tmp_path / "filled.csv", [list(r.values()) for r in rows])
 
-    assert import_scores(course, filled, pseudonyms=out / "pseudonyms.csv") == 2
+    assert import_scores(Course(course), filled, pseudonyms=out / "pseudonyms.csv") == 2
     assert grade_of(course, "p3c_answer_beta0", SOLVER) == (3.0, False, f"for {key[SOLVER]}")
     assert grade_of(course, "p3c_answer_beta0", PARTIAL) == (1.0, False, f"for {key[PARTIAL]}")
 
     with pytest.raises(ScoreImportError, match="there is no student student-0. in the gradebook .it looks like a "
                                                "pseudonym: import with the review's pseudonyms.csv."):
-        import_scores(course, filled)   # without the key, pseudonyms are unknown students, never silently skipped
+        import_scores(Course(course), filled)   # without the key, pseudonyms are unknown students, never silently skipped
     stranger = write_csv(tmp_path / "stranger.csv", [["student-99", "p3c_answer_beta0", "3", "1", ""]])
     with pytest.raises(ScoreImportError, match="line 2 .*: the pseudonym student-99 is not in the pseudonym file"):
-        import_scores(course, stranger, pseudonyms=out / "pseudonyms.csv")
+        import_scores(Course(course), stranger, pseudonyms=out / "pseudonyms.csv")
 
 
 # In a real browser --------------------------------------------------------------------------------
@@ -435,7 +435,7 @@ def test_anonymised_pages_and_csv_hide_student_ids_and_import_back_to_the_right_
                                              "`apt-get update && apt-get install -y chromium`")
 def test_pages_render_in_headless_chromium_with_every_answer_and_every_figure_decoded(course, tmp_path):
     out = tmp_path / "review"
-    write_review(course, out)
+    write_review(Course(course), out)
     screenshot = tmp_path / "p3c_answer_beta0.png"
     shot = chromium(f"--screenshot={screenshot}", "--window-size=1280,2400",
                     (out / "p3c_answer_beta0.html").as_uri(), profile=tmp_path / "profile-shot")

@@ -3,7 +3,7 @@
 The whole pipeline (a hard-coded answer graded end to end) is in tests/test_hostile.py; these
 pin the rule itself: a share of the checks, and nothing while a prerequisite fails.
 """
-from autograder.run_checks import CellGrade, CheckResult
+from autograder.grading.run_checks import CellGrade, CheckResult
 
 
 def cell(*checks: tuple[bool, bool], points: float = 3.0) -> CellGrade:

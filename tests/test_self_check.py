@@ -112,7 +112,7 @@ def test_the_self_check_is_one_locked_provided_cell_at_the_end_of_before_you_sub
 
 def test_the_release_carries_the_self_check_verbatim(cell, release_nb):
     released = notebooks.cells_by_grade_id(release_nb).get("self_check")
-    assert released is not None, "The release has no self-check cell: run `python -m assignment release`."
+    assert released is not None, "The release has no self-check cell: run `vae-course release`."
     assert released.source == cell.source
 
 
@@ -121,7 +121,7 @@ def test_the_notebook_carries_the_graders_own_view_of_the_code_verbatim(source_n
     for where, nb in (("solutions", source_nb), ("release", release_nb)):
         cell = notebooks.cells_by_grade_id(nb).get("grader_view")
         assert cell is not None and cell.source == notebooks.grader_view_cell_source(), (
-            f"The grader_view cell of {where} differs from assignment/grader_view.py: run `python -m assignment release`.")
+            f"The grader_view cell of {where} differs from assignment/grader_view.py: run `vae-course release`.")
 
 
 @pytest.mark.parametrize("grade_id", ["self_check", "grader_view"])

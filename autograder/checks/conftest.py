@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.data import grading_subset
+from autograder.grading.data import grading_subset
 from autograder.sandbox import probe_source
 from autograder.sandbox.limits import ProbeLimits
 from autograder.sandbox.runner import ProbeServer
@@ -38,7 +38,7 @@ def pytest_addoption(parser):
 
 @pytest.fixture(scope="session")
 def submission(request) -> dict:
-    """What autograder/extract.py wrote (StudentCode.write), or a plain .py file taken as one statement."""
+    """What autograder/grading/extract.py wrote (StudentCode.write), or a plain .py file taken as one statement."""
     path = request.config.getoption("--submission")
     if not path:
         pytest.exit("the hidden checks need --submission CODE.json (or CODE.py)", returncode=2)

@@ -1,6 +1,6 @@
 """Training budgets and thresholds of the training checks, in one place for the checks and the calibration.
 
-Every threshold carries the range observed on the reference solution by autograder/calibrate.py.
+Every threshold carries the range observed on the reference solution by autograder/devtools/calibrate.py.
 
 Verify, don't trust: a probe runs after the student's code in the same interpreter, so what it
 returns is a claim. The training probes therefore hand back only trained weights (and the
@@ -17,7 +17,7 @@ from typing import Callable
 import torch
 
 from autograder.checks import results
-from autograder.reference import active_units, deterministic_vae_loss, kl_to_prior, sse_per_image
+from autograder.grading.reference import active_units, deterministic_vae_loss, kl_to_prior, sse_per_image
 from autograder.sandbox.networks import REGIME_NETWORKS, ReferenceDecoder, ReferenceEncoder
 
 # The training loops (2c, 3b): the student's train_autoencoder / train_vae trains a model built on
@@ -36,7 +36,7 @@ ITERATIONS = {"beta0": 200, "beta10": 100, "tuned": 300}   # of batches of 64 fr
 NETWORK = {"beta0": "light", "beta10": "reference", "tuned": "light"}
 SEED = 0
 
-# Observed on the reference solution by `python -m autograder.calibrate --seeds 20` (seeds 0-19,
+# Observed on the reference solution by `vae-course calibrate --seeds 20` (seeds 0-19,
 # 2,048 training images, one torch thread), written as [min, median, max] -> worst-case margin.
 # Every value is measured in the grading process from the weights the probes return.
 

@@ -2,13 +2,13 @@
 
 The probe only exports each network as plain data (a torch.fx trace of forward, its layers and
 its weights); the grader rebuilds it from a whitelist of layers and operations
-(autograder/architecture.py) and measures everything below itself, on inputs of its own. Nothing
+(autograder/grading/architecture.py) and measures everything below itself, on inputs of its own. Nothing
 the probe could claim about shapes, values or gradients is read.
 """
 import pytest
 import torch
 
-from autograder.architecture import Unreadable, rebuild
+from autograder.grading.architecture import Unreadable, rebuild
 
 NZS, BATCHES = (2, 16, 64), (1, 3, 8)
 NAMES = {"encoder": "Encoder", "decoder": "Decoder"}

@@ -1,13 +1,13 @@
 """2b: a forward pass of the AutoEncoder on real digits.
 
 The probe exports AutoEncoder(nz) as plain data (traces of its forward and of its encoder, its
-layers and weights); the grader rebuilds it from a whitelist (autograder/architecture.py) and runs
+layers and weights); the grader rebuilds it from a whitelist (autograder/grading/architecture.py) and runs
 it on the digits itself. Nothing the probe could claim about shapes or gradients is read.
 """
 import pytest
 import torch
 
-from autograder.architecture import Unreadable, rebuild
+from autograder.grading.architecture import Unreadable, rebuild
 
 
 def measure(run_probe, images: torch.Tensor, nz: int = 12):

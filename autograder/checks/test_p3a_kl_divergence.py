@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from autograder.checks import results
-from autograder.reference import kl_normal
+from autograder.grading.reference import kl_normal
 
 _g = torch.Generator().manual_seed(31)
 CASES = {

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from autograder.checks import results
-from autograder.reference import kl_to_prior, sse_per_image
+from autograder.grading.reference import kl_to_prior, sse_per_image
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import torch
 
 from autograder.checks import regimes as R
 from autograder.checks import results
-from autograder.extract import printed_number
+from autograder.grading.extract import printed_number
 
 
 # The search (3d): at least this many values of beta, the largest at least this many times the smallest.

@@ -5,7 +5,7 @@
 - runner.py: run a probe confined and get plain, validated data back;
 - kernel.py: the notebook's Jupyter kernel, confined the same way, for nbgrader;
 - graph_export.py: inside the sandbox, networks as plain data (a torch.fx trace, layers, weights) that
-  autograder/architecture.py rebuilds from a whitelist and runs in the grading process;
+  autograder/grading/architecture.py rebuilds from a whitelist and runs in the grading process;
 - probes.py: trusted code that calls the student's functions inside the sandbox (its data are claims).
 """
 

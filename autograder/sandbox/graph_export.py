@@ -2,7 +2,7 @@
 
 Runs inside the sandbox, after the student's code: probe_source() ships it as source text
 after networks.py and before probes.py, so it may import only torch and the standard library.
-What it returns is a description, never a verdict: the grader (autograder/architecture.py)
+What it returns is a description, never a verdict: the grader (autograder/grading/architecture.py)
 rebuilds each network from a whitelist of layers and operations, loads the weights and runs it
 on inputs of its own. A forged description can only describe some network, which the grader
 then runs as it would run the student's.
@@ -25,7 +25,7 @@ EXPORT_MAX_ELEMENTS = 15_000_000   # the tensors of one probe's networks (its re
 EXPORT_MAX_VALUES = 30_000         # the plain values describing them (the runner reads a bounded structure)
 
 # The layers the grader rebuilds, and the constructor arguments read back from their attributes
-# ("bias" means: has a bias). autograder/architecture.py validates each one.
+# ("bias" means: has a bias). autograder/grading/architecture.py validates each one.
 EXPORT_LAYERS = {
     "Conv2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
                "padding_mode"),

@@ -9,7 +9,7 @@ The kernel talks to nbgrader over UNIX sockets (Jupyter's `ipc` transport) in a 
 its own, the only folder it shares with the grader: with no network namespace in common, TCP
 would need one. Interrupts are sent as messages (a signal would reach bubblewrap, not the kernel).
 
-nbgrader_config.py selects it through autograder.nbgrader_plugin.ExecuteUntilStuck, so the class
+nbgrader_config.py selects it through autograder.grading.nbgrader_plugin.ExecuteUntilStuck, so the class
 command, plain `nbgrader autograde` and the Gradescope bundle all run kernels this way. If the
 sandbox cannot start, the kernel does not start either, and nbgrader's log says why and how to fix
 it; `--Sandbox.unconfined=True` is the grader's explicit choice to run without it.

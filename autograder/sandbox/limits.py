@@ -25,7 +25,7 @@ class Limits:
 KERNEL = Limits(memory_bytes=6 * GiB, file_bytes=256 * MiB, tmp_bytes=512 * MiB)
 # Torch threads of the kernel. It runs beside the hidden checks (nbgrader_plugin.StartHiddenChecks),
 # which use one thread per probe: with two threads the kernel's workers spin waiting for a core the
-# checks hold, and the kernel took 51 s instead of 18 s on the 2-core machine (autograder.benchmark).
+# checks hold, and the kernel took 51 s instead of 18 s on the 2-core machine (autograder.devtools.benchmark).
 KERNEL_THREADS = 1
 
 
@@ -43,6 +43,18 @@ class ProbeLimits:
     def tree(self) -> Limits:
         """The limits of the confined process tree that runs this probe."""
         return Limits(memory_bytes=self.memory_bytes, file_bytes=self.file_bytes, tmp_bytes=64 * MiB)
+
+
+@dataclass(frozen=True)
+class GradingLimits:
+    """One student's grading: nbgrader autograde with the kernel and the hidden checks.
+
+    `cell_seconds` is nbgrader's Execute.timeout: nbgrader_config.py sets it from here, and the
+    class command passes it to every student's nbgrader.
+    """
+    seconds: float = 600.0       # the whole of one student's grading (execution and hidden checks)
+    cell_seconds: int = 120      # one cell of the notebook (fast mode: the slowest takes a few seconds)
+    unconfined: bool = False     # the grader's explicit --unconfined: students' code runs without the sandbox
 
 
 # The grading processes (nbgrader, which holds what the kernel sends, and the trusted checks,

@@ -68,7 +68,7 @@ def _too_slow(signum, frame):
 
 
 def _load(namespace, seconds):
-    # The student's code, statement by statement (autograder/extract.py): one that fails costs only
+    # The student's code, statement by statement (autograder/grading/extract.py): one that fails costs only
     # what it defines. Returns [[statement index, message], ...] of those that failed.
     import signal
     failures = []

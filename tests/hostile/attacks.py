@@ -190,7 +190,7 @@ def _attempt(what, action):
 OVERWRITE = TRY + r'''
 import glob, os
 _targets = ["$repo/solutions/vae/vae.ipynb", "$repo/autograder/sandbox/policy.py", "$repo/autograder/checks/conftest.py",
-            "$repo/autograder/run_checks.py",
+            "$repo/autograder/grading/run_checks.py",
             "$repo/tests/conftest.py", "$repo/gradebook.db", "$course/gradebook.db", "$course/grading/manifest.json",
             "$course/downloads/${honest}_vae.ipynb", "$course/submitted/$honest/vae/vae.ipynb",
             "$course/grading/reports/$honest.json", "$canary", "../../../gradebook.db", "../../../../gradebook.db"]

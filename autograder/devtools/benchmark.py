@@ -1,6 +1,6 @@
 """Time the grading of one submission against executing it once (a benchmark, not a test).
 
-    python -m autograder.benchmark [--runs 3] [--no-autograde]
+    vae-course benchmark [--runs 3] [--no-autograde]
 
 In one run, for the reference solution and for the untouched release (a student who handed in
 the stubs): the kernel execution of the solution notebook in fast mode (what nbgrader's Execute
@@ -28,8 +28,8 @@ from assignment.execute import execute
 from assignment.nbgrader_cli import generate_release_elsewhere, run_nbgrader
 from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT, SOURCE_NOTEBOOK
 from autograder.sandbox import runner as sandbox
-from autograder.extract import student_code
-from autograder.run_checks import CHECKS_DIR, WORKERS, grade_notebook
+from autograder.grading.extract import student_code
+from autograder.grading.run_checks import CHECKS_DIR, WORKERS, grade_notebook
 
 
 EMPTY_PROBE = "def nothing(student, inputs):\n    return {}\n"
@@ -46,11 +46,11 @@ def median_of(runs: int, action) -> tuple[float, float, float]:
     return statistics.median(seconds), min(seconds), max(seconds)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="vae-course benchmark", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="runs per stage; the median is printed")
     parser.add_argument("--no-autograde", action="store_true", help="leave out nbgrader autograde end to end (the slowest stage)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     release = notebooks.read(RELEASE_NOTEBOOK)
     submissions = {"solution": notebooks.read(SOURCE_NOTEBOOK), "release": release}
     scratch = Path(tempfile.mkdtemp(prefix="vae-benchmark-"))

@@ -8,7 +8,7 @@ grade offline. `write_review` writes, into one folder:
   figures as base64 data URIs, no network, readable in any browser and fine to e-mail;
 - `index.html`, linking the pages, with a student-by-question overview;
 - `scores.csv` (student_id, grade_id, max_points, score, comment) for the TA to fill in and
-  `autograder.manual_scores.import_scores` to read back, pre-filled with existing manual scores;
+  `autograder.staff.manual_scores.import_scores` to read back, pre-filled with existing manual scores;
 - with anonymise=True, `pseudonyms.csv`: the key from pseudonyms to student ids, for the
   instructor only.
 
@@ -37,10 +37,12 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from assignment import notebooks
 from assignment.parts import QUESTIONS, Question, word_count
-from assignment.paths import ASSIGNMENT, NOTEBOOK_NAME
+from assignment.paths import ASSIGNMENT
 
-from .gradebook_access import (NOTEBOOK, find_comment_or_none, find_grade_or_none, format_points, make_pseudonyms,
-                               max_points, open_gradebook, read_pseudonyms, submitted_students, write_pseudonyms)
+from autograder.course import Course
+
+from autograder.staff.gradebook_access import (NOTEBOOK, find_comment_or_none, find_grade_or_none, format_points, make_pseudonyms,
+                               max_points, read_pseudonyms, submitted_students, write_pseudonyms)
 
 SCORE_COLUMNS = ("student_id", "grade_id", "max_points", "score", "comment")
 SHORT_BUDGET = "fast mode: True"   # what the notebook's setup cell prints when QUICK (or fast mode) is on
@@ -107,16 +109,16 @@ class Answer:
         return self.text is not None and self.words > self.question.word_limit
 
 
-def write_review(course_root: Path, out_dir: Path, anonymise: bool = False, db_url: str | None = None) -> list[Path]:
+def write_review(course: Course, out_dir: Path, anonymise: bool = False) -> list[Path]:
     """Write the review pages, index.html and scores.csv (and pseudonyms.csv if anonymised); return their paths.
 
     Students are those with a submission of the assignment in the gradebook. With anonymise=True
     no real student id appears in the pages or in scores.csv; pseudonyms already in an existing
     out_dir/pseudonyms.csv are kept, so that re-running the review never relabels a student.
     """
-    course_root, out_dir = Path(course_root), Path(out_dir)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open_gradebook(course_root, db_url) as gradebook:
+    with course.existing_gradebook() as gradebook:
         students = submitted_students(gradebook)
         names = {s: s for s in students}
         if anonymise:
@@ -126,8 +128,8 @@ def write_review(course_root: Path, out_dir: Path, anonymise: bool = False, db_u
         order = sorted(students, key=lambda s: names[s])
         anchors = {s: f"s{n}" for n, s in enumerate(order, start=1)}
         points = max_points(gradebook)
-        autograded = {s: _notebook(course_root, "autograded", s) for s in order}
-        submitted = {s: _notebook(course_root, "submitted", s) for s in order}
+        autograded = {s: _notebook(course.autograded(s)) for s in order}
+        submitted = {s: _notebook(course.submitted(s)) for s in order}
         answers = {q.grade_id: [_answer(gradebook, q, s, names[s], anchors[s], autograded[s], submitted[s], points)
                                 for s in order] for q in QUESTIONS}
         prompts = {q.grade_id: _prompt_and_reference(gradebook, q, autograded.values()) for q in QUESTIONS}
@@ -150,9 +152,8 @@ def write_review(course_root: Path, out_dir: Path, anonymise: bool = False, db_u
 
 # Gathering ------------------------------------------------------------------------------------------
 
-def _notebook(course_root: Path, folder: str, student: str) -> NotebookNode | None:
+def _notebook(path: Path) -> NotebookNode | None:
     """The student's notebook in nbgrader's `submitted` (their own run) or `autograded` (nbgrader's) folder."""
-    path = course_root / folder / student / ASSIGNMENT / NOTEBOOK_NAME
     try:
         return notebooks.read(path) if path.is_file() else None
     except Exception:   # a submission nbgrader graded is valid JSON; anything else shows as "not found"
@@ -475,7 +476,7 @@ def _question_page(question: Question, answers: list[Answer], prompt: str | None
         f"found · {graded} graded by a TA · <span class=\"status\" id=\"figures-loaded\">figures not counted "
         "(JavaScript is off)</span></p>")
     header.append("<p class=\"note\">Grade in <code>scores.csv</code> (columns score and comment), then hand it back "
-                  "to the instructor for <code>python -m autograder import-scores</code>.</p>")
+                  "to the instructor for <code>vae-course import-scores</code>.</p>")
     body = (f"<header class=\"page\">{''.join(header)}</header>\n<main>\n"
             + "\n".join(_answer_section(a) for a in answers) + "\n</main>")
     return _document(f"{question.grade_id}: answers for review", body)

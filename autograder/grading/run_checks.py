@@ -21,11 +21,11 @@ from assignment.environment import course_env
 from assignment.parts import PARTS, part_of
 from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT
 
-from .extract import StudentCode, student_code
-from .sandbox.limits import limit_grading_memory
-from .sandbox.runner import remove_tree
+from autograder.grading.extract import StudentCode, student_code
+from autograder.sandbox.limits import limit_grading_memory
+from autograder.sandbox.runner import remove_tree
 
-CHECKS_DIR = Path(__file__).parent / "checks"
+CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"   # autograder/checks
 WHOLE_RUN_SECONDS = 900   # a safety net: each probe has its own, much smaller, limit
 PARTS_BY_ID = {part.id: part for part in PARTS}
 UNCONFINED_NOTE = "graded WITHOUT the sandbox (--unconfined): the submission's code could have changed this result"

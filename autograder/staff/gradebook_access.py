@@ -7,38 +7,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 
 from assignment.paths import ASSIGNMENT
 
-from .course import NOTEBOOK, Course
-
-
-def gradebook_url(course_root: Path, db_url: str | None = None) -> str:
-    """The database to use: db_url when given (e.g. PostgreSQL), else the course root's gradebook.db.
-
-    The sqlite file must exist: opening a missing one would silently create an empty gradebook
-    and every tool would then report "unknown student" instead of "wrong folder".
-    """
-    course = Course(Path(course_root).resolve(), db_url)
-    if not db_url and not course.gradebook_file.is_file():
-        raise FileNotFoundError(f"no gradebook at {course.gradebook_file}: is {course_root} an nbgrader course root?")
-    return course.gradebook_url
-
-
-@contextmanager
-def open_gradebook(course_root: Path, db_url: str | None = None) -> Iterator[Gradebook]:
-    """A Gradebook that is closed afterwards, and rolled back if the block raises."""
-    with Gradebook(gradebook_url(course_root, db_url)) as gradebook:
-        try:
-            yield gradebook
-        except BaseException:
-            gradebook.db.rollback()
-            raise
+from autograder.course import NOTEBOOK
 
 
 def submitted_students(gradebook: Gradebook) -> list[str]:

@@ -5,8 +5,8 @@ repository's grading code, the solutions and release (to build the gradebook), t
 requirements, and Gradescope's two entry points:
 
 - `setup.sh` installs Python, the requirements and MNIST once, when Gradescope builds the image;
-- `run_autograder` runs `python3 -m autograder.gradescope` for each submission, which grades
-  the notebook in /autograder/submission with the very pipeline of `python -m autograder grade`
+- `run_autograder` runs `python3 -m autograder.workflow.gradescope` for each submission, which grades
+  the notebook in /autograder/submission with the very pipeline of `vae-course grade`
   (check and repair, nbgrader autograde with the hidden checks, the kernel and the probes
   confined by bubblewrap, which setup.sh installs) and writes /autograder/results/results.json: one test per autograded part,
   whose output is the hidden checks' plain-words report.
@@ -25,13 +25,15 @@ from assignment import notebooks
 from assignment.parts import PARTS, part_of
 from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT
 
-from .collect import Collection, Download
-from .course import Course
-from .run_checks import autograded_points
-from .sandbox.policy import SandboxUnavailable
+from autograder.intake.collect import Collection, Download
+from autograder.course import Course
+from autograder.grading.record import GradingRecord
+from autograder.grading.run_checks import autograded_points
+from autograder.sandbox.policy import SandboxUnavailable
 
 STUDENT = "submission"
 BUNDLED = ("assignment", "autograder", "solutions", "release", "nbgrader_config.py", "requirements.txt")
+NOT_BUNDLED = ("autograder/devtools",)   # developer tools: benchmarks, calibration, the demonstration class
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, when it builds the autograder image (Ubuntu, as root).
@@ -47,7 +49,7 @@ RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for every submission; the student's files are in /autograder/submission.
 cd "$(dirname "$0")"
 export MNIST_ROOT="${MNIST_ROOT:-$PWD/data}"
-exec "${PYTHON:-/autograder/venv/bin/python}" -m autograder.gradescope
+exec "${PYTHON:-/autograder/venv/bin/python}" -m autograder.workflow.gradescope
 """
 
 
@@ -57,8 +59,9 @@ def build_bundle(out: Path) -> Path:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
         for name in BUNDLED:
             path = REPO_ROOT / name
-            files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()
-                                                         and "__pycache__" not in p.parts)
+            files = [path] if path.is_file() else sorted(
+                p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                and not any(p.is_relative_to(REPO_ROOT / left_out) for left_out in NOT_BUNDLED))
             for file in files:
                 bundle.write(file, file.relative_to(REPO_ROOT).as_posix())
         for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
@@ -78,14 +81,12 @@ def _submitted_notebook(folder: Path) -> tuple[Download | None, str]:
     return Download(chosen.name, PurePosixPath(STUDENT, chosen.name), chosen.read_bytes(), chosen.stat().st_mtime), note
 
 
-def check_reports(course: Course) -> dict[str, str]:
-    """grade id -> the hidden checks' report printed in that check cell of the autograded notebook."""
-    path = course.autograded(STUDENT)
+def check_reports(course: Course, student: str = STUDENT) -> dict[str, str]:
+    """grade id -> the hidden checks' report of that check cell, rendered from the grading record."""
+    path = course.record(student)
     if not path.exists():
         return {}
-    return {notebooks.nbgrader_meta(cell)["grade_id"]: "".join(o.get("text", "") for o in cell.outputs
-                                                               if o.output_type == "stream")
-            for cell in notebooks.read(path).cells if notebooks.is_autograded_test(cell)}
+    return {grade_id: cell.report() + "\n" for grade_id, cell in GradingRecord.read(path).cells.items()}
 
 
 def results_for(report, reports: dict[str, str], note: str, seconds: float) -> dict:
@@ -112,7 +113,7 @@ def results_for(report, reports: dict[str, str], note: str, seconds: float) -> d
 
 def run(root: Path) -> dict:
     """Grade /autograder/submission (under `root`) and write /autograder/results/results.json."""
-    from .grade_class import StudentReport, grade_collection
+    from autograder.workflow.grade_class import StudentReport, grade_collection
 
     started = time.perf_counter()
     download, note = _submitted_notebook(root / "submission")

@@ -2,18 +2,16 @@
 
 - `ExecuteUntilStuck` is nbgrader's Execute with the kernel confined by the sandbox policy
   (sandbox/kernel.py), and a kernel that dies or a cell that times out ends the execution
-  (recorded in that cell) instead of the student's whole grading: the hidden checks do not need
-  the kernel, so the student still gets every point earned.
+  (recorded in that cell, and as an ExecutionEvent of the record) instead of the student's whole
+  grading: the hidden checks do not need the kernel, so the student still gets every point earned.
 - `StartHiddenChecks` starts the hidden checks, in the grading process, before the kernel runs
   (they read only the notebook's code); `HiddenChecks` waits for them after it, before `SaveAutoGrades`. For every
   autograded check cell it replaces the outputs the student's kernel produced with the hidden
   checks' report and the partial score, so that nbgrader records the score that trusted code
-  computed, whatever the student's kernel printed.
+  computed, whatever the student's kernel printed, and writes the grading record (record.py) that
+  every later reader uses.
 - `KeepSubmittedClaims` runs first, before nbgrader clears the submitted outputs: it keeps in the
   notebook's metadata what the student's own run printed that grading reads (extract.SUBMITTED_KEY).
-- `ShowReleasedChecks` keeps hidden tests out of the feedback students get; `ShowSubmittedRun` puts
-  the student's own figures and printed numbers (as submitted) above the grader's short check run in
-  every cell a question discusses.
 """
 from __future__ import annotations
 
@@ -27,9 +25,10 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 
 from assignment import notebooks
-from assignment.paths import RELEASE_NOTEBOOK
 
-from .sandbox.kernel import ConfinedKernelManager, Sandbox
+from autograder.grading.record import (CELL_TIMEOUT, DEAD_KERNEL, EVENT_ERRORS, UNREADABLE_MESSAGE, CellRecord,
+                                       ExecutionEvent, GradingRecord)
+from autograder.sandbox.kernel import ConfinedKernelManager, Sandbox
 
 
 MAX_KERNEL_OUTPUT_BYTES = 64 * 2**20   # what the kernel may send as outputs, all cells together
@@ -53,28 +52,40 @@ class ExecuteUntilStuck(Execute):
         return None
 
     def preprocess_cell(self, cell, resources, index):
+        grade_id = notebooks.nbgrader_meta(cell).get("grade_id")
+        if grade_id is not None:
+            self._last_grade_id = grade_id
         if getattr(self, "_stuck", None) and cell.cell_type == "code":
             cell.outputs = []   # not run: an earlier cell killed the kernel or timed out
             return cell, resources
+        cell, resources = self._run_cell(cell, resources, index)
+        events = resources.setdefault(EXECUTION_EVENTS, [])
+        for output in cell.get("outputs", []):
+            if output.output_type == "error" and output.get("ename") in EVENT_ERRORS:
+                events.append(ExecutionEvent(output.ename, grade_id, None if grade_id else self._last_grade_id))
+        return cell, resources
+
+    def _run_cell(self, cell, resources, index):
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError as e:
-            self._stuck = "DeadKernelError"
-            cell.outputs.append(new_output("error", ename="DeadKernelError", evalue=str(e)[:300],
+            self._stuck = DEAD_KERNEL
+            cell.outputs.append(new_output("error", ename=DEAD_KERNEL, evalue=str(e)[:300],
                                            traceback=["DeadKernelError: the kernel died while running this cell"]))
             return cell, resources
         except Exception as e:   # a message nbclient cannot read (the kernel can send anything): stop, keep grading
-            self._stuck = "UnreadableKernelMessage"
+            self._stuck = UNREADABLE_MESSAGE
             said = " ".join(f"{type(e).__name__}: {e}"[:300].split())
-            cell.outputs.append(new_output("error", ename="UnreadableKernelMessage", evalue=said, traceback=[
+            cell.outputs.append(new_output("error", ename=UNREADABLE_MESSAGE, evalue=said, traceback=[
                 f"UnreadableKernelMessage: the kernel sent a message the grader could not read ({said})"]))
             return cell, resources
-        if any(o.output_type == "error" and o.ename == "CellTimeoutError" for o in cell.get("outputs", [])):
-            self._stuck = "CellTimeoutError"
+        if any(o.output_type == "error" and o.ename == CELL_TIMEOUT for o in cell.get("outputs", [])):
+            self._stuck = CELL_TIMEOUT
         return cell, resources
 
     def preprocess(self, nb, resources=None, km=None):
-        self._stuck, self._output_bytes = None, 0
+        self._stuck, self._output_bytes, self._last_grade_id = None, 0, None
+        (resources if resources is not None else {}).pop(EXECUTION_EVENTS, None)
         try:
             return super().preprocess(nb, resources, km)
         except DeadKernelError:   # raised again while shutting the dead kernel down
@@ -91,22 +102,34 @@ class ExecuteUntilStuck(Execute):
 
 class KeepSubmittedClaims(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        from .extract import keep_submitted_claims
+        from autograder.grading.extract import keep_submitted_claims
         keep_submitted_claims(nb)
         return nb, resources
 
 
-# Where StartHiddenChecks leaves the running checks for HiddenChecks (nbconvert hands `resources` from
-# one preprocessor to the next within a notebook's conversion).
+# Where StartHiddenChecks leaves the running checks, and ExecuteUntilStuck the events of the kernel's run,
+# for HiddenChecks (nbconvert hands `resources` from one preprocessor to the next within a notebook's conversion).
 RUNNING_CHECKS = "vae_running_hidden_checks"
+EXECUTION_EVENTS = "vae_execution_events"
+
+
+def _record_path(preprocessor: NbGraderPreprocessor, resources: dict) -> Path:
+    """Where this notebook's grading record goes (Course.record), from nbgrader's own course root."""
+    from nbgrader.coursedir import CourseDirectory
+
+    from autograder.course import Course
+
+    student = resources.get("nbgrader", {}).get("student", "")
+    return Course(Path(CourseDirectory(config=preprocessor.config).root)).record(student)
 
 
 class StartHiddenChecks(NbGraderPreprocessor):
     """Starts the hidden checks before the kernel executes the notebook: they need only its code."""
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        from .run_checks import start_grading   # imported late: nbgrader loads this config for every command
+        from autograder.grading.run_checks import start_grading   # imported late: nbgrader loads this config for every command
 
+        _record_path(self, resources).unlink(missing_ok=True)   # a file the submission's folder brought along
         started = time.monotonic()
         running = start_grading(nb, unconfined=Sandbox(parent=self).unconfined)
         finished = []
@@ -117,7 +140,7 @@ class StartHiddenChecks(NbGraderPreprocessor):
 
 class HiddenChecks(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        from .run_checks import grade_notebook
+        from autograder.grading.run_checks import grade_notebook
 
         running = resources.pop(RUNNING_CHECKS, None)
         if running is None:
@@ -128,76 +151,19 @@ class HiddenChecks(NbGraderPreprocessor):
             grades = future.result()
             self.log.info("the kernel executed the notebook in %.1f s; the hidden checks took %.1f s beside it",
                           kernel_done - started, (finished[0] if finished else time.monotonic()) - started)
+        record = GradingRecord(events=list(resources.pop(EXECUTION_EVENTS, [])),
+                               confined=not Sandbox(parent=self).unconfined)
         for cell in nb.cells:
             grade = grades.get(notebooks.nbgrader_meta(cell).get("grade_id"))
             if grade is None or not notebooks.is_autograded_test(cell):
                 continue
-            report = grade.report()
             raised = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-            if raised:   # on one line: what the kernel sent must not pass for a line of the report
-                said = " ".join(f"{raised[0].ename}: {raised[0].evalue}"[:300].split())
-                report += f"\n  (In your notebook this cell raised {said})"
-            cell.outputs = [new_output("stream", name="stdout", text=report + "\n"),
+            # on one line: what the kernel sent must not pass for a line of the report
+            said = " ".join(f"{raised[0].ename}: {raised[0].evalue}"[:300].split()) if raised else ""
+            record.cells[grade.grade_id] = CellRecord(grade, said)
+            cell.outputs = [new_output("stream", name="stdout", text=record.cells[grade.grade_id].report() + "\n"),
                             new_output("execute_result", data={"text/plain": f"{grade.score:g}"},
                                        execution_count=cell.get("execution_count"))]
             self.log.info("%s: %s of %s points", grade.grade_id, grade.score, grade.points)
-        return nb, resources
-
-
-class ShowReleasedChecks(NbGraderPreprocessor):
-    """For feedback: every check cell shows the code students were given, never the hidden tests.
-
-    nbgrader's feedback shows the autograded notebook, whose check cells hold the hidden tests
-    again (nbgrader #917). Taking each check cell's source from the trusted release, by grade
-    id, leaves nothing to strip and nothing a student could break with a stray delimiter.
-    """
-
-    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        released = notebooks.cells_by_grade_id(notebooks.read(RELEASE_NOTEBOOK))
-        for cell in nb.cells:
-            grade_id = notebooks.nbgrader_meta(cell).get("grade_id")
-            if grade_id in released and notebooks.is_autograded_test(released[grade_id]):
-                cell.source = released[grade_id].source
-        return nb, resources
-
-
-class ShowSubmittedRun(NbGraderPreprocessor):
-    """For feedback: each figure cell a question discusses shows the student's own run, then the grader's.
-
-    The autograded notebook holds nbgrader's fast-mode re-execution, whose figures are not the
-    student's results. The submitted notebook (nbgrader's `submitted` folder) holds their own run;
-    only its PNG images and printed text are copied (review.evidence), labelled as submitted.
-    """
-
-    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        from nbgrader.coursedir import CourseDirectory
-
-        from assignment.parts import QUESTIONS
-        from .review import CHECK_RUN_BUDGET, evidence
-
-        info = resources.get("nbgrader", {})
-        coursedir = CourseDirectory(config=self.config)
-        path = Path(coursedir.format_path(coursedir.submitted_directory, info.get("student", ""),
-                                          info.get("assignment", ""))) / f"{info.get('notebook', '')}.ipynb"
-        try:
-            submitted = notebooks.read(path)
-        except Exception:
-            submitted = None
-        figure_cells = {cell for question in QUESTIONS for cell in question.figures}
-        for cell in nb.cells:
-            grade_id = notebooks.nbgrader_meta(cell).get("grade_id")
-            if grade_id not in figure_cells or cell.cell_type != "code":
-                continue
-            own = evidence(submitted, (grade_id,)) if submitted is not None else None
-            shown = [new_output("stream", name="stdout", text="▶ As you submitted it (your own run):\n")]
-            if own is None or not (own.figures or own.printed):
-                shown.append(new_output("stream", name="stdout", text="  no figure submitted: this cell had no outputs "
-                                        "in the notebook you handed in, so your TA sees only the check run below.\n"))
-            else:
-                shown += [new_output("stream", name="stdout", text=text) for _, text in own.printed]
-                shown += [new_output("display_data", data={"image/png": figure.png_base64, "text/plain": "<Figure>"})
-                          for figure in own.figures]
-            shown.append(new_output("stream", name="stdout",
-                                    text=f"▶ The grader's short check run ({CHECK_RUN_BUDGET}; not your results):\n"))
-            cell.outputs = shown + list(cell.get("outputs", []))
+        record.write(_record_path(self, resources))
         return nb, resources

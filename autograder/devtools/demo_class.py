@@ -15,8 +15,8 @@ from pathlib import Path
 
 import nbformat
 
-from . import notebooks
-from .paths import RELEASE_NOTEBOOK, REPO_ROOT, SOURCE_NOTEBOOK
+from assignment import notebooks
+from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT, SOURCE_NOTEBOOK
 
 SPECS = REPO_ROOT / "tests" / "demo_class"
 MARKERS = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*\n", re.M)

@@ -22,15 +22,16 @@ from nbgrader.api import Gradebook, MissingEntry
 from assignment.parts import PARTS, part_of
 from assignment.paths import ASSIGNMENT
 
-from .gradebook_access import NOTEBOOK, format_points, manual_grade_ids, max_points, open_gradebook
+from autograder.course import Course
+from autograder.staff.gradebook_access import NOTEBOOK, format_points, manual_grade_ids, max_points
 
 SCORED_PARTS = tuple(part for part in PARTS if part.points > 0)
 
 
-def export_scores(course_root: Path, out_csv: Path, db_url: str | None = None) -> Path:
+def export_scores(course: Course, out_csv: Path) -> Path:
     """Write the per-part CSV of every student in the gradebook to out_csv; return its path."""
     out_csv = Path(out_csv)
-    with open_gradebook(course_root, db_url) as gradebook:
+    with course.existing_gradebook() as gradebook:
         points = max_points(gradebook)
         manual = manual_grade_ids(gradebook)
         rows = [_student_row(gradebook, s.id, points, manual) for s in sorted(gradebook.students, key=lambda s: s.id)]

@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .sandbox.graph_export import EXPORT_LAYERS, EXPORT_MAX_ELEMENTS
+from autograder.sandbox.graph_export import EXPORT_LAYERS, EXPORT_MAX_ELEMENTS
 
 MAX_ELEMENTS = EXPORT_MAX_ELEMENTS      # all tensors of one network (15M: a 12M-parameter network fits)
 MAX_TENSORS = 2000

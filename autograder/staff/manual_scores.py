@@ -1,4 +1,4 @@
-"""Import a TA's scores.csv (written by `autograder.review`) into the nbgrader gradebook.
+"""Import a TA's scores.csv (written by `autograder.staff.review`) into the nbgrader gradebook.
 
 All or nothing: every row is checked before anything is written, and one bad row rejects the
 whole file with a message that names every bad row by its line in the CSV. A half-imported file
@@ -15,9 +15,10 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook
 
-from .gradebook_access import (find_comment_or_none, find_grade_or_none, format_points, manual_grade_ids, max_points,
-                               open_gradebook, read_pseudonyms, submitted_students)
-from .review import SCORE_COLUMNS
+from autograder.course import Course
+from autograder.staff.gradebook_access import (find_comment_or_none, find_grade_or_none, format_points, manual_grade_ids, max_points,
+                               read_pseudonyms, submitted_students)
+from autograder.staff.review import SCORE_COLUMNS
 
 _PSEUDONYM = re.compile(r"student-\d+")
 _EXTRA = "\0extra fields"   # a key no CSV header can hold: how many values a row has beyond the header
@@ -37,7 +38,7 @@ class ScoreRow:
     comment: str | None
 
 
-def import_scores(course_root: Path, csv_path: Path, db_url: str | None = None, pseudonyms: Path | None = None) -> int:
+def import_scores(course: Course, csv_path: Path, pseudonyms: Path | None = None) -> int:
     """Write the CSV's scores and comments into the gradebook; return how many rows were imported.
 
     Rows with an empty score are skipped: not graded yet. For every other row the grade's
@@ -48,7 +49,7 @@ def import_scores(course_root: Path, csv_path: Path, db_url: str | None = None, 
     """
     aliases = read_pseudonyms(Path(pseudonyms)) if pseudonyms is not None else None
     table = _read_csv(Path(csv_path))
-    with open_gradebook(course_root, db_url) as gradebook:
+    with course.existing_gradebook() as gradebook:
         rows = _validate(gradebook, table, aliases, Path(csv_path).name)
         for row in rows:
             grade = find_grade_or_none(gradebook, row.grade_id, row.student)

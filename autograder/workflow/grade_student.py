@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -23,23 +22,16 @@ from pathlib import Path
 import nbformat
 import nbformat.v4
 from nbformat import NotebookNode
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import MissingEntry
 
 from assignment import notebooks
 from assignment.nbgrader_cli import generate_release, lay_out_course
 from assignment.paths import ASSIGNMENT, NBGRADER_CONFIG, REPO_ROOT, mnist_root
 
-from .sandbox.limits import limit_grading_memory
-from .sandbox.runner import wait_then_kill_group
-
-NOTEBOOK_FILE = f"{ASSIGNMENT}.ipynb"
-
-
-@dataclass(frozen=True)
-class GradingLimits:
-    seconds: float = 600.0       # the whole of one student's grading (execution and hidden checks)
-    cell_seconds: int = 120      # one cell of the notebook (fast mode: the slowest takes a few seconds)
-    unconfined: bool = False     # the grader's explicit --unconfined: students' code runs without the sandbox
+from autograder.course import NOTEBOOK, Course
+from autograder.grading import record as R
+from autograder.sandbox.limits import GradingLimits, limit_grading_memory
+from autograder.sandbox.runner import wait_then_kill_group
 
 
 @dataclass
@@ -51,11 +43,12 @@ class Graded:
     notes: list[str] = field(default_factory=list)            # what happened while executing the notebook
     flags: list[str] = field(default_factory=list)            # for a TA
     seconds: float = 0.0
-    scratch: Path | None = None                  # the scratch course (autograded notebook, gradebook)
+    scratch: Path | None = None                  # the scratch course (autograded notebook, record, gradebook)
+    log: Path | None = None                      # nbgrader's log of this grading, in the scratch course
 
     @property
-    def autograded(self) -> Path | None:
-        return None if self.scratch is None else self.scratch / "autograded"
+    def course(self) -> Course | None:
+        return None if self.scratch is None else Course(self.scratch)
 
 
 def make_template_gradebook(workdir: Path) -> Path:
@@ -68,13 +61,11 @@ def make_template_gradebook(workdir: Path) -> Path:
 
 def _scratch_course(student: str, notebook: NotebookNode, template: Path, parent: Path) -> Path:
     scratch = Path(tempfile.mkdtemp(prefix=f"{student}-", dir=parent))
+    course = Course(scratch)
     shutil.copy2(NBGRADER_CONFIG, scratch / NBGRADER_CONFIG.name)
-    for package in ("assignment", "autograder"):
-        (scratch / package).symlink_to(REPO_ROOT / package)
-    shutil.copy2(template, scratch / "gradebook.db")
-    submitted = scratch / "submitted" / student / ASSIGNMENT
-    submitted.mkdir(parents=True)
-    nbformat.write(notebook, str(submitted / NOTEBOOK_FILE))
+    shutil.copy2(template, course.gradebook_file)
+    course.submitted(student).parent.mkdir(parents=True)
+    nbformat.write(notebook, str(course.submitted(student)))
     (scratch / "autograded").mkdir()
     (scratch / "home").mkdir()
     (scratch / "tmp").mkdir()
@@ -89,6 +80,7 @@ def _environment(scratch: Path) -> dict[str, str]:
             "JUPYTER_PATH": str(scratch / "jupyter"), "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
             "JUPYTER_CONFIG_DIR": str(scratch / "jupyter-config"), "JUPYTER_PLATFORM_DIRS": "1",
             "IPYTHONDIR": str(scratch / "ipython"), "MNIST_ROOT": str(mnist_root()),
+            "PYTHONPATH": str(REPO_ROOT),   # this checkout's grading code, whatever else is installed
             "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
 
 
@@ -104,7 +96,7 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
     command = [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--student", student,
                "--create", "--force", f"--Execute.timeout={limits.cell_seconds}",
                *(["--Sandbox.unconfined=True"] if limits.unconfined else [])]
-    log = scratch / "nbgrader.log"
+    log = scratch / "nbgrader.log"   # kept by the caller (Course.log) whatever the outcome
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch), stdin=subprocess.DEVNULL,
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
@@ -115,26 +107,30 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
     if timed_out:
         return Graded("timed out", f"grading did not finish within {limits.seconds:g} s and was stopped "
                                    "(an endless loop that no cell time limit caught, or far too slow)",
-                      seconds=seconds, scratch=scratch)
-    scores = _scores(scratch, student)
+                      seconds=seconds, scratch=scratch, log=log)
+    course = Course(scratch)
+    scores = _scores(course, student)
     if scores is None:
         return Graded("failed", "nbgrader could not grade this notebook: " + _last_error(log),
-                      seconds=seconds, scratch=scratch)
-    graded = Graded("graded", scores=scores, seconds=seconds, scratch=scratch)
-    autograded = scratch / "autograded" / student / ASSIGNMENT / NOTEBOOK_FILE
-    _read_execution(autograded, graded)
-    _cap_outputs(autograded, graded)
+                      seconds=seconds, scratch=scratch, log=log)
+    try:
+        record = R.GradingRecord.read(course.record(student))
+    except R.RecordError as e:
+        return Graded("failed", f"nbgrader graded this notebook but its grading record is unreadable: {e}",
+                      seconds=seconds, scratch=scratch, log=log)
+    graded = Graded("graded", scores=scores, seconds=seconds, scratch=scratch, log=log)
+    _read_execution(record, graded)
+    _cap_outputs(course.autograded(student), graded)
     return graded
 
 
-def _scores(scratch: Path, student: str) -> dict[str, float] | None:
+def _scores(course: Course, student: str) -> dict[str, float] | None:
     """Auto scores from the scratch gradebook (hidden from the kernel), or None when grading did not finish."""
-    autograded = scratch / "autograded" / student / ASSIGNMENT / NOTEBOOK_FILE
-    if not autograded.exists():
+    if not course.autograded(student).exists():
         return None
     try:
-        with Gradebook(f"sqlite:///{scratch / 'gradebook.db'}") as gradebook:
-            submitted = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+        with course.gradebook() as gradebook:
+            submitted = gradebook.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
             scores = {g.name: float(g.auto_score or 0.0) for g in submitted.grades if g.cell_type == "code"}
     except MissingEntry:
         return None
@@ -143,31 +139,24 @@ def _scores(scratch: Path, student: str) -> dict[str, float] | None:
 
 def _last_error(log: Path) -> str:
     lines = [line for line in log.read_text(errors="replace").splitlines() if "ERROR" in line or "Error" in line]
-    return (lines[-1].split("]", 1)[-1].strip() if lines else "see nbgrader.log")[:400]
+    return (lines[-1].split("]", 1)[-1].strip() if lines else "nbgrader stopped without saying why")[:400]
 
 
-def _read_execution(path: Path, graded: Graded) -> None:
-    """What happened while the notebook ran, for the student's report and the TA."""
-    nb = notebooks.read(path)
-    previous = None
-    for cell in nb.cells:
-        grade_id = notebooks.nbgrader_meta(cell).get("grade_id")
-        if grade_id is not None:
-            previous, where = grade_id, f"cell {grade_id}"
-        else:   # a cell of the student's own: say where it is
-            where = f"a cell of your own after {previous}" if previous else "a cell of your own at the top"
-        for ename in _errors_raised(cell):
-            if ename == "DeadKernelError":
-                graded.notes.append(f"the notebook's kernel died in {where}; later cells did not run")
-                graded.flags.append(f"the kernel died in {where} (os._exit, a kill, or out of memory)")
-            elif ename == "UnreadableKernelMessage":
-                graded.notes.append(f"in {where} the kernel sent a message the grader could not read; later cells "
-                                    "did not run")
-                graded.flags.append(f"the kernel sent an unreadable message in {where} (a forged message?)")
-            elif ename == "CellTimeoutError":
-                graded.notes.append(f"{where} did not finish within the time limit; later cells did not run")
-            elif ename == "KeyboardInterrupt":   # nbgrader interrupts a cell at the time limit (interrupt_on_timeout)
-                graded.notes.append(f"{where} did not finish within the time limit and was interrupted")
+def _read_execution(record: R.GradingRecord, graded: Graded) -> None:
+    """What happened while the notebook ran (the record's execution events), for the student's report and the TA."""
+    for event in record.events:
+        where = event.where
+        if event.error == R.DEAD_KERNEL:
+            graded.notes.append(f"the notebook's kernel died in {where}; later cells did not run")
+            graded.flags.append(f"the kernel died in {where} (os._exit, a kill, or out of memory)")
+        elif event.error == R.UNREADABLE_MESSAGE:
+            graded.notes.append(f"in {where} the kernel sent a message the grader could not read; later cells "
+                                "did not run")
+            graded.flags.append(f"the kernel sent an unreadable message in {where} (a forged message?)")
+        elif event.error == R.CELL_TIMEOUT:
+            graded.notes.append(f"{where} did not finish within the time limit; later cells did not run")
+        elif event.error == R.INTERRUPTED:   # nbgrader interrupts a cell at the time limit (interrupt_on_timeout)
+            graded.notes.append(f"{where} did not finish within the time limit and was interrupted")
 
 
 MAX_OUTPUT_BYTES = 2 * 2**20      # one output of a cell (a figure is a few hundred KB)
@@ -199,13 +188,3 @@ def _cap_outputs(path: Path, graded: Graded) -> None:
     if cut:
         nbformat.write(nb, str(path))
         graded.notes.append(f"{cut / 2**20:.0f} MB of your notebook's outputs were too large to keep and were cut")
-
-
-def _errors_raised(cell) -> list[str]:
-    """The errors a cell raised while the notebook ran: its error outputs, or for a check cell (whose outputs
-    the hidden checks' report replaced) the error that report quotes."""
-    names = [o.ename for o in cell.get("outputs", []) if o.output_type == "error"]
-    for output in cell.get("outputs", []):
-        if output.output_type == "stream":
-            names += re.findall(r"^  \(In your notebook this cell raised (\w+):", output.text, flags=re.M)
-    return names

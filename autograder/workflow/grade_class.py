@@ -1,6 +1,6 @@
 """Grade a whole class from a folder of downloads, in one command.
 
-    collect (autograder/collect.py) -> check and repair (repair.py) -> grade each student in a
+    collect (autograder/intake/collect.py) -> check and repair (repair.py) -> grade each student in a
     scratch course with the kernel confined (grade_student.py), several at once -> merge each
     student's scores into the course's gradebook, one writer -> a report per student.
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -23,20 +24,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import MissingEntry
 from sqlalchemy.exc import SAWarning
 from tqdm.auto import tqdm
 
 from assignment import notebooks
-from assignment.paths import ASSIGNMENT, NBGRADER_CONFIG, RELEASE_NOTEBOOK, REPO_ROOT
+from assignment.paths import ASSIGNMENT, RELEASE_NOTEBOOK
 
-from . import collect as collecting
-from . import grade_student
-from .course import NOTEBOOK, Course, prepare
-from .repair import check
-from .run_checks import UNCONFINED_NOTE, autograded_points
-from .sandbox import policy
-from .sandbox.runner import remove_tree
+from autograder.intake import collect as collecting
+from autograder.workflow import grade_student
+from autograder.course import NOTEBOOK, Course, prepare
+from autograder.intake.repair import check
+from autograder.grading.run_checks import UNCONFINED_NOTE, autograded_points
+from autograder.grading.version import grader_version
+from autograder.sandbox import policy
+from autograder.sandbox.limits import GradingLimits
+from autograder.sandbox.runner import remove_tree
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,6 +59,7 @@ class StudentReport:
     seconds: float = 0.0
     sha256: str = ""
     grader: str = ""                             # the version of the grader that produced it
+    log: str = ""                                # nbgrader's log of this grading (Course.log)
 
     @property
     def total(self) -> float:
@@ -72,40 +78,26 @@ class ClassReport:
     seconds: float = 0.0
 
 
-def grader_version() -> str:
-    """A hash of everything that decides a grade: grading code, checks, release, nbgrader config."""
-    digest = hashlib.sha256()
-    files = sorted((REPO_ROOT / "autograder").rglob("*.py")) + [RELEASE_NOTEBOOK, NBGRADER_CONFIG]
-    for path in files:
-        digest.update(str(path.relative_to(REPO_ROOT)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def _report_path(course: Course, student: str) -> Path:
-    return course.grading_dir / "reports" / f"{student}.json"
-
-
 def load_report(course: Course, student: str) -> StudentReport | None:
-    path = _report_path(course, student)
+    path = course.report(student)
     if not path.exists():
         return None
     return StudentReport(**json.loads(path.read_text()))
 
 
 def _save_report(course: Course, report: StudentReport) -> None:
-    path = _report_path(course, report.student)
+    path = course.report(report.student)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(report), indent=1))
 
 
-def merge_into_gradebook(course: Course, student: str, scratch_gradebook: Path, replaced: bool) -> None:
+def merge_into_gradebook(course: Course, student: str, scratch: Course, replaced: bool) -> None:
     """Copy one student's autograded results from a scratch gradebook into the course's.
 
     `replaced`: the notebook changed since the last grading, so manual scores given to the old
     answers are cleared; an unchanged notebook regraded (a new grader) keeps them.
     """
-    with Gradebook(f"sqlite:///{scratch_gradebook}") as source, course.gradebook() as target, \
+    with scratch.gradebook() as source, course.gradebook() as target, \
             warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)   # nbgrader's add_submission autoflushes noisily
         graded = source.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
@@ -135,7 +127,7 @@ class _Manifest:
     """What was graded, from which notebook, by which grader: makes regrading idempotent."""
 
     def __init__(self, course: Course):
-        self.path = course.grading_dir / "manifest.json"
+        self.path = course.manifest
         self.entries: dict[str, dict] = json.loads(self.path.read_text()) if self.path.exists() else {}
 
     def unchanged(self, student: str, sha: str, version: str) -> bool:
@@ -154,7 +146,7 @@ def grade_class(downloads: Path, course: Course = Course(), roster: Path | None 
 
 
 def grade_collection(collection: collecting.Collection, course: Course = Course(), workers: int | None = None,
-                     force: bool = False, limits: grade_student.GradingLimits = grade_student.GradingLimits(),
+                     force: bool = False, limits: GradingLimits = GradingLimits(),
                      only: set[str] | None = None, progress: bool = True) -> ClassReport:
     """Check, grade and record every collected student; `only` limits it to some, `force` regrades the unchanged.
 
@@ -208,7 +200,7 @@ def grade_collection(collection: collecting.Collection, course: Course = Course(
 def _grade_all(course, to_grade, workers, limits, progress, result, manifest) -> None:
     lock = threading.Lock()
     # One student per core: a grading is single-threaded but for its hidden checks (two pytest workers), and
-    # on 2 cores two students at once cost 0.66x per student what one alone costs (autograder.benchmark_class).
+    # on 2 cores two students at once cost 0.66x per student what one alone costs (autograder.devtools.benchmark_class).
     workers = workers or os.cpu_count() or 1
     work = Path(tempfile.mkdtemp(prefix="vae-class-"))
     try:
@@ -222,12 +214,14 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
                 report.notes, report.flags = graded.notes, report.flags + graded.flags
                 if limits.unconfined:
                     report.notes.append(UNCONFINED_NOTE)
+                report.log = str(_keep_log(course, report.student, graded.log))
                 if graded.status == "graded":
-                    merge_into_gradebook(course, report.student, graded.scratch / "gradebook.db", replaced)
-                    _copy_autograded(course, report.student, graded.scratch)
+                    merge_into_gradebook(course, report.student, graded.course, replaced)
+                    _copy_autograded(course, report.student, graded.course)
                     report.scores = graded.scores
                 else:
                     report.status, report.reason = graded.status, graded.reason
+                    report.reason += f" (nbgrader's log: {report.log})"
                     _clear_previous(course, report.student)
                     _record_ungradable(course, report.student)
                 _finish(course, manifest, report, result)
@@ -244,6 +238,11 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
 
 
 def _finish(course: Course, manifest: _Manifest, report: StudentReport, result: ClassReport) -> None:
+    if report.status == "graded":
+        log.info("%s: graded, %g of %g points in %.0f s", report.student, report.total, sum(report.max_scores.values()),
+                 report.seconds)
+    else:
+        log.warning("%s: %s: %s", report.student, report.status, report.reason)
     _save_report(course, report)
     manifest.record(report)
     result.students[report.student] = report
@@ -252,18 +251,31 @@ def _finish(course: Course, manifest: _Manifest, report: StudentReport, result: 
 
 def _keep_original(course: Course, student: str, download: collecting.Download) -> None:
     """A byte-identical copy of what the student sent, beside our records (the download itself is never touched)."""
-    folder = course.grading_dir / "originals" / student
+    folder = course.originals(student)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     (folder / download.path.name).write_bytes(download.data)
 
 
-def _copy_autograded(course: Course, student: str, scratch: Path) -> None:
-    """Only the autograded notebook comes back from the scratch course: nothing else the kernel wrote."""
+def _copy_autograded(course: Course, student: str, scratch: Course) -> None:
+    """Only the autograded notebook and its grading record come back from the scratch course: nothing the
+    kernel wrote (it could not see the scratch course at all)."""
     target = course.autograded(student)
     shutil.rmtree(target.parent, ignore_errors=True)
     target.parent.mkdir(parents=True)
-    shutil.copyfile(scratch / "autograded" / student / ASSIGNMENT / f"{NOTEBOOK}.ipynb", target)
+    shutil.copyfile(scratch.autograded(student), target)
+    shutil.copyfile(scratch.record(student), course.record(student))
+
+
+def _keep_log(course: Course, student: str, log: Path | None) -> Path:
+    """nbgrader's log of the student's grading, kept for staff (Course.log), whatever its outcome."""
+    kept = course.log(student)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    if log is not None and log.exists():
+        shutil.copyfile(log, kept)
+    else:
+        kept.write_text("nbgrader wrote no log for this grading\n")
+    return kept
 
 
 def _clear_previous(course: Course, student: str) -> None:

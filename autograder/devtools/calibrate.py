@@ -1,6 +1,6 @@
 """Calibrate the training checks on the reference solution over many seeds.
 
-    python -m autograder.calibrate [--seeds 20]
+    vae-course calibrate [--seeds 20]
 
 For every seed it runs the same probes as the hidden checks (the auto-encoder and VAE loops,
 and the grader's VAE training at beta = 0, beta = 10 and the reference's best_beta), measures
@@ -24,8 +24,8 @@ from autograder.sandbox import runner as sandbox
 from autograder.sandbox import probe_source
 from autograder.sandbox.limits import ProbeLimits
 from autograder.checks import regimes as R
-from autograder.data import grading_subset
-from autograder.extract import student_code
+from autograder.grading.data import grading_subset
+from autograder.grading.extract import student_code
 
 PROBES = probe_source()
 RUNS = ("ae", "vae", "beta0", "beta10", "tuned")
@@ -58,12 +58,12 @@ THRESHOLDS = [
 ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="vae-course calibrate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2, help="probes run at once, one torch thread each")
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS), help="calibrate only these runs")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     code = student_code(notebooks.read(SOURCE_NOTEBOOK), notebooks.read(RELEASE_NOTEBOOK)).statements
     best_beta = float(_assignments(code)["best_beta"])

@@ -1,6 +1,6 @@
 """Benchmark: grading a whole class end to end, against grading one submission alone.
 
-    python -m autograder.benchmark_class [--students 30] [--workers N]
+    vae-course benchmark-class [--students 30] [--workers N]
 
 The class is the demonstration class (tests/demo_class) repeated under distinct student ids.
 "One alone" is the mean over the demonstration class's distinct notebooks, each graded by itself
@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from assignment.demo_class import write_downloads
+from autograder.devtools.demo_class import write_downloads
 
-from .collect import collect
-from .course import Course
-from .grade_class import grade_class
+from autograder.intake.collect import collect
+from autograder.course import Course
+from autograder.workflow.grade_class import grade_class
 
 
 def demo_notebooks(folder: Path) -> dict[str, bytes]:
@@ -56,11 +56,11 @@ def timed_alone(folder: Path, name: str, notebook: bytes) -> float:
     return timed_class(downloads, folder / f"course-{name}", workers=1, progress=False)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="vae-course benchmark-class", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--workers", type=int, help="students at once (default: grade_class's default)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-class-") as scratch:
         scratch = Path(scratch)
         notebooks = demo_notebooks(scratch)

@@ -115,6 +115,12 @@ class Course:
         return run_nbgrader([*args, *extra], self.root, check=check)
 
 
+def nbgrader_course(config) -> Course:
+    """The course an nbgrader preprocessor runs in (its CourseDirectory.root), from the preprocessor's config."""
+    from nbgrader.coursedir import CourseDirectory
+    return Course(Path(CourseDirectory(config=config).root))
+
+
 def assignment_recorded(course: Course) -> bool:
     try:
         with course.gradebook() as gradebook:

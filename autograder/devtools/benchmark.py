@@ -27,6 +27,7 @@ from assignment.environment import course_env
 from assignment.execute import execute
 from assignment.nbgrader_cli import generate_release_elsewhere, run_nbgrader
 from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT, SOURCE_NOTEBOOK
+from autograder.course import Course
 from autograder.sandbox import runner as sandbox
 from autograder.grading.extract import student_code
 from autograder.grading.run_checks import CHECKS_DIR, WORKERS, grade_notebook
@@ -71,9 +72,9 @@ def main(argv: list[str] | None = None) -> None:
         for name in submissions:
             course = courses[name] = Path(tempfile.mkdtemp(dir=scratch))
             generate_release_elsewhere(course)
-            (course / "submitted" / "student" / "vae").mkdir(parents=True)
-            shutil.copy2(SOURCE_NOTEBOOK if name == "solution" else RELEASE_NOTEBOOK,
-                         course / "submitted" / "student" / "vae" / "vae.ipynb")
+            submitted = Course(course).submitted("student")
+            submitted.parent.mkdir(parents=True)
+            shutil.copy2(SOURCE_NOTEBOOK if name == "solution" else RELEASE_NOTEBOOK, submitted)
 
     print(f"Median of {args.runs} runs per stage, seconds; torch device: cpu "
           f"({torch.get_num_threads()} threads available; probes use one thread each)"

@@ -29,9 +29,7 @@ from assignment import notebooks
 from autograder.grading.record import (CELL_TIMEOUT, DEAD_KERNEL, EVENT_ERRORS, UNREADABLE_MESSAGE, CellRecord,
                                        ExecutionEvent, GradingRecord)
 from autograder.sandbox.kernel import ConfinedKernelManager, Sandbox
-
-
-MAX_KERNEL_OUTPUT_BYTES = 64 * 2**20   # what the kernel may send as outputs, all cells together
+from autograder.sandbox.limits import OUTPUTS
 
 
 class ExecuteUntilStuck(Execute):
@@ -44,7 +42,7 @@ class ExecuteUntilStuck(Execute):
     # copied into every earlier output with the same display id) are ignored.
     def output(self, outs, msg, display_id, cell_index):
         self._output_bytes = getattr(self, "_output_bytes", 0) + len(json.dumps(msg.get("content", {}), default=str))
-        if self._output_bytes > MAX_KERNEL_OUTPUT_BYTES:
+        if self._output_bytes > OUTPUTS.kernel_total_bytes:
             return None
         return super().output(outs, msg, None, cell_index)
 
@@ -114,13 +112,10 @@ EXECUTION_EVENTS = "vae_execution_events"
 
 
 def _record_path(preprocessor: NbGraderPreprocessor, resources: dict) -> Path:
-    """Where this notebook's grading record goes (Course.record), from nbgrader's own course root."""
-    from nbgrader.coursedir import CourseDirectory
+    """Where this notebook's grading record goes (Course.record), in the course nbgrader runs in."""
+    from autograder.course import nbgrader_course
 
-    from autograder.course import Course
-
-    student = resources.get("nbgrader", {}).get("student", "")
-    return Course(Path(CourseDirectory(config=preprocessor.config).root)).record(student)
+    return nbgrader_course(preprocessor.config).record(resources.get("nbgrader", {}).get("student", ""))
 
 
 class StartHiddenChecks(NbGraderPreprocessor):

@@ -22,12 +22,9 @@ from nbformat import NotebookNode
 
 from assignment import notebooks
 
+from autograder.sandbox.limits import OUTPUTS
+
 MAX_CELLS = 2000   # a notebook with more cells than this is not a submission of this assignment
-# The student's own run is kept (TAs judge answers against its figures, and grading reads what Check 3d
-# printed); a code cell whose outputs are larger than this keeps none of them (the reference run's
-# largest, p3d_figures, holds about 0.6 MiB), and a notebook keeps at most OUTPUTS_TOTAL_BYTES in all.
-CELL_OUTPUT_BYTES = 8 * 2**20
-OUTPUTS_TOTAL_BYTES = 48 * 2**20
 
 
 @dataclass
@@ -245,7 +242,7 @@ def _cap_outputs(nb: NotebookNode, checked: Checked) -> None:
         if cell.cell_type != "code" or not cell.get("outputs"):
             continue
         size = len(json.dumps(cell.outputs, default=str))
-        if size > CELL_OUTPUT_BYTES or total + size > OUTPUTS_TOTAL_BYTES:
+        if size > OUTPUTS.submitted_cell_bytes or total + size > OUTPUTS.submitted_total_bytes:
             label = notebooks.nbgrader_meta(cell).get("grade_id") or "a cell you added"
             checked.repairs.append(f"dropped the outputs of {label} ({size / 2**20:.1f} MiB): too large to show a TA")
             cell.outputs = []

@@ -57,6 +57,24 @@ class GradingLimits:
     unconfined: bool = False     # the grader's explicit --unconfined: students' code runs without the sandbox
 
 
+@dataclass(frozen=True)
+class OutputLimits:
+    """What is kept of a notebook's outputs, all of them untrusted (the kernel's, and the student's own run)."""
+    # nbgrader keeps every output the kernel sends in memory and writes them all: beyond this, all cells
+    # together, they are dropped (grading/nbgrader_plugin.ExecuteUntilStuck).
+    kernel_total_bytes: int = 64 * MiB
+    # The student's own run, kept for TAs and for what Check 3d printed (intake/repair.py): a code cell whose
+    # outputs are larger keeps none (the reference run's largest, p3d_figures, holds about 0.6 MiB).
+    submitted_cell_bytes: int = 8 * MiB
+    submitted_total_bytes: int = 48 * MiB
+    # The autograded notebook, which feedback renders (workflow/grade_student.py): one output, and all.
+    autograded_output_bytes: int = 2 * MiB
+    autograded_total_bytes: int = 20 * MiB
+
+
+OUTPUTS = OutputLimits()
+
+
 # The grading processes (nbgrader, which holds what the kernel sends, and the trusted checks,
 # which load what probes return): a flood must fail that student's grading, not the machine.
 TRUSTED_CHECKS_MEMORY_BYTES = 8 * GiB

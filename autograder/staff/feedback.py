@@ -55,15 +55,11 @@ class ShowSubmittedRun(NbGraderPreprocessor):
     """
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        from nbgrader.coursedir import CourseDirectory
-
         from assignment.parts import QUESTIONS
+        from autograder.course import nbgrader_course
         from autograder.staff.review import CHECK_RUN_BUDGET, evidence
 
-        info = resources.get("nbgrader", {})
-        coursedir = CourseDirectory(config=self.config)
-        path = Path(coursedir.format_path(coursedir.submitted_directory, info.get("student", ""),
-                                          info.get("assignment", ""))) / f"{info.get('notebook', '')}.ipynb"
+        path = nbgrader_course(self.config).submitted(resources.get("nbgrader", {}).get("student", ""))
         try:
             submitted = notebooks.read(path)
         except Exception:

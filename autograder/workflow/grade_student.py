@@ -30,7 +30,7 @@ from assignment.paths import ASSIGNMENT, NBGRADER_CONFIG, REPO_ROOT, mnist_root
 
 from autograder.course import NOTEBOOK, Course
 from autograder.grading import record as R
-from autograder.sandbox.limits import GradingLimits, limit_grading_memory
+from autograder.sandbox.limits import OUTPUTS, GradingLimits, limit_grading_memory
 from autograder.sandbox.runner import wait_then_kill_group
 
 
@@ -159,10 +159,6 @@ def _read_execution(record: R.GradingRecord, graded: Graded) -> None:
             graded.notes.append(f"{where} did not finish within the time limit and was interrupted")
 
 
-MAX_OUTPUT_BYTES = 2 * 2**20      # one output of a cell (a figure is a few hundred KB)
-MAX_OUTPUTS_BYTES = 20 * 2**20    # all of them: the autograded notebook and the feedback stay small
-
-
 def _cap_outputs(path: Path, graded: Graded) -> None:
     """Cut outputs too large to keep (nbgrader's LimitOutput counts lines, not bytes: one line of 50 MB passes).
 
@@ -176,7 +172,7 @@ def _cap_outputs(path: Path, graded: Graded) -> None:
         kept = []
         for output in cell.get("outputs", []):
             size = len(json.dumps(output))
-            if size > MAX_OUTPUT_BYTES or total + size > MAX_OUTPUTS_BYTES:
+            if size > OUTPUTS.autograded_output_bytes or total + size > OUTPUTS.autograded_total_bytes:
                 cut += size
                 text = output.get("text", "") if output.output_type == "stream" else ""
                 output = nbformat.v4.new_output("stream", name="stdout", text=(

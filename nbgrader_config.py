@@ -27,7 +27,9 @@ c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
 
 # The release must hold only the notebook: every other file in solutions/vae/ would be copied to students.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.png", "*.html", "data"]
+# Grading records (*.grading.json, written by trusted code beside each autograded notebook) are never copied:
+# not from a submission into autograded/, not from autograded/ into the feedback students get.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.png", "*.html", "data", "*.grading.json"]
 
 # Stubs that students see in place of solutions.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -207,6 +207,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from assignment.paths import NBGRADER_CONFIG, REPO_ROOT
+    if not NBGRADER_CONFIG.is_file():
+        print(f"vae-course runs from a checkout of the course repository, and {REPO_ROOT} is not one (no "
+              f"{NBGRADER_CONFIG.name}): install it with `pip install -e .` from the checkout.", file=sys.stderr)
+        return 2
     if argv and argv[0] in DEVELOPER_TOOLS:
         import importlib
         importlib.import_module(DEVELOPER_TOOLS[argv[0]][0]).main(argv[1:])

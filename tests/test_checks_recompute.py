@@ -33,7 +33,8 @@ from autograder.checks import results
 from autograder.grading.data import grading_subset
 from autograder.grading.extract import StudentCode, student_code
 from tests.variants import variant_notebook
-from autograder.grading.run_checks import CHECKS_DIR, CellGrade, CheckResult, autograded_points, grade_notebook
+from autograder.grading.run_checks import CHECKS_DIR, autograded_points, grade_notebook
+from autograder.grading.scores import CellGrade, CheckResult
 from autograder.sandbox.networks import ReferenceDecoder, ReferenceEncoder, _InvertibleDecoder, decode_codes
 
 HERE = Path(__file__).parent / "recompute"

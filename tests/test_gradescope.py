@@ -41,7 +41,7 @@ def gradescope_run(bundle, tmp_path_factory):
     return root, json.loads((root / "results" / "results.json").read_text())
 
 
-def test_the_bundle_has_gradescopes_entry_points_and_no_tests_of_ours(bundle):
+def test_the_bundle_has_gradescopes_entry_points_and_no_tests_or_developer_tools_of_ours(bundle):
     with zipfile.ZipFile(bundle) as archive:
         names = set(archive.namelist())
         for entry in ("setup.sh", "run_autograder"):
@@ -49,6 +49,9 @@ def test_the_bundle_has_gradescopes_entry_points_and_no_tests_of_ours(bundle):
             assert stat.S_IMODE(archive.getinfo(entry).external_attr >> 16) & 0o111, f"{entry} must be executable"
     assert "autograder/checks/test_p3a_kl_divergence.py" in names and "release/vae/vae.ipynb" in names
     assert not any(name.startswith("tests/") for name in names)
+    assert not any(name.startswith("autograder/devtools/") for name in names), (
+        "benchmarks, calibration and the demonstration class are developer tools: they do not belong on Gradescope")
+    assert "autograder/grading/record.py" in names and "autograder/workflow/gradescope.py" in names
 
 
 def test_results_json_has_the_fields_gradescope_reads(gradescope_run):

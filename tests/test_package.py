@@ -66,7 +66,7 @@ def test_a_developer_tool_keeps_its_own_options(installed):
 def grader_tree(tmp_path) -> Path:
     """A copy of every file the grader's version covers, and of one staff output file and one developer tool."""
     for path in [*scored_files(), REPO_ROOT / "autograder" / "staff" / "review.py",
-                 REPO_ROOT / "autograder" / "devtools" / "benchmark.py"]:
+                 REPO_ROOT / "autograder" / "devtools" / "benchmark.py", REPO_ROOT / "pyproject.toml"]:
         target = tmp_path / path.relative_to(REPO_ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
@@ -77,7 +77,8 @@ def _append(path: Path, text: str) -> None:
     path.write_text(path.read_text() + text)
 
 
-@pytest.mark.parametrize("edited", ["autograder/staff/review.py", "autograder/devtools/benchmark.py"])
+@pytest.mark.parametrize("edited", ["autograder/staff/review.py", "autograder/devtools/benchmark.py",
+                                    "pyproject.toml"])
 def test_editing_a_staff_output_or_a_developer_tool_regrades_no_one(grader_tree, edited):
     before = grader_version(grader_tree)
     _append(grader_tree / edited, "\n# a new colour for the TA pages\n")
@@ -85,9 +86,10 @@ def test_editing_a_staff_output_or_a_developer_tool_regrades_no_one(grader_tree,
 
 
 @pytest.mark.parametrize("edited", ["assignment/notebooks.py", "assignment/grader_view.py",
-                                    "autograder/checks/regimes.py", "autograder/sandbox/limits.py",
-                                    "autograder/intake/repair.py", "autograder/grading/run_checks.py",
-                                    "nbgrader_config.py"])
+                                    "autograder/checks/regimes.py", "autograder/checks/pytest.ini",
+                                    "autograder/sandbox/limits.py", "autograder/intake/repair.py",
+                                    "autograder/grading/run_checks.py", "autograder/workflow/grade_student.py",
+                                    "solutions/vae/vae.ipynb", "nbgrader_config.py"])
 def test_editing_what_decides_a_score_changes_the_grader_version(grader_tree, edited):
     before = grader_version(grader_tree)
     _append(grader_tree / edited, "\n# a changed rule\n")

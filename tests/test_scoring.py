@@ -1,9 +1,10 @@
-"""How a check cell's score follows from its hidden checks (autograder/run_checks.CellGrade).
+"""How a check cell's score follows from its hidden checks (autograder/grading/scores.CellGrade).
 
 The whole pipeline (a hard-coded answer graded end to end) is in tests/test_hostile.py; these
 pin the rule itself: a share of the checks, and nothing while a prerequisite fails.
 """
-from autograder.grading.run_checks import CellGrade, CheckResult
+from autograder.grading.record import CellRecord
+from autograder.grading.scores import CellGrade, CheckResult, one_line
 
 
 def cell(*checks: tuple[bool, bool], points: float = 3.0) -> CellGrade:
@@ -35,3 +36,13 @@ def test_a_failing_prerequisite_cancels_the_points_of_checks_that_passed():
 
 def test_a_cell_without_checks_earns_nothing():
     assert CellGrade("p4_interpolate", 2.0).score == 0.0
+
+
+def test_what_the_kernel_raised_cannot_rewrite_the_report_it_is_quoted_in():
+    """A check cell's error is quoted in its report; backspaces, escapes and line breaks in it could erase
+    the report's words in a terminal or a notebook and show a forged line instead."""
+    forged = "x" + "\b" * 40 + "\x1b[32mPASS  every hidden check\x1b[0m\n  PASS  all 31 points\u2028\r"
+    quoted = CellRecord(cell((False, False)), one_line(f"NameError: {forged}")).report()
+    last = quoted.splitlines()[-1]
+    assert last.startswith("  (In your notebook this cell raised NameError: x") and last.isprintable(), repr(last)
+    assert len(quoted.splitlines()) == len(cell((False, False)).report().splitlines()) + 1

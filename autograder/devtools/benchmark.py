@@ -15,7 +15,6 @@ import argparse
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,14 +22,13 @@ from pathlib import Path
 import torch
 
 from assignment import notebooks
-from assignment.environment import course_env
 from assignment.execute import execute
 from assignment.nbgrader_cli import generate_release_elsewhere, run_nbgrader
 from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT, SOURCE_NOTEBOOK
 from autograder.course import Course
 from autograder.sandbox import runner as sandbox
 from autograder.grading.extract import student_code
-from autograder.grading.run_checks import CHECKS_DIR, WORKERS, grade_notebook
+from autograder.grading.run_checks import CHECKS_DIR, WORKERS, checks_env, checks_pytest, grade_notebook
 
 
 EMPTY_PROBE = "def nothing(student, inputs):\n    return {}\n"
@@ -63,9 +61,9 @@ def main(argv: list[str] | None = None) -> None:
 
     def check_file(path: Path, submission: Path):
         # check=False: the release fails its checks, which is what is being timed
-        return lambda: subprocess.run([sys.executable, "-m", "pytest", str(path), "-q", "-p", "no:cacheprovider",
-                                       f"--basetemp={tempfile.mkdtemp(dir=scratch)}", f"--submission={submission}"],
-                                      cwd=REPO_ROOT, env=course_env(), capture_output=True, check=False)
+        return lambda: subprocess.run([*checks_pytest(), str(path), f"--basetemp={tempfile.mkdtemp(dir=scratch)}",
+                                       f"--submission={submission}"],
+                                      cwd=REPO_ROOT, env=checks_env(), capture_output=True, check=False)
 
     courses = {}
     if not args.no_autograde:

@@ -19,17 +19,24 @@ import json
 import time
 from pathlib import Path
 
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 
 from assignment import notebooks
 
-from autograder.grading.record import (CELL_TIMEOUT, DEAD_KERNEL, EVENT_ERRORS, UNREADABLE_MESSAGE, CellRecord,
-                                       ExecutionEvent, GradingRecord)
+from autograder.grading.record import (CELL_TIMEOUT, DEAD_KERNEL, UNREADABLE_MESSAGE, CellRecord, ExecutionEvent,
+                                       GradingRecord)
+from autograder.grading.scores import one_line
 from autograder.sandbox.kernel import ConfinedKernelManager, Sandbox
 from autograder.sandbox.limits import OUTPUTS
+
+
+# What the kernel may send on its iopub channel that nbclient turns into outputs or state. Anything else
+# (widget comms, display updates, names the kernel made up) is dropped unread: nbclient would write a
+# message's type into nbgrader's log, and an update would be copied into every earlier output.
+KERNEL_MESSAGES = {"status", "execute_input", "stream", "display_data", "execute_result", "error", "clear_output"}
 
 
 class ExecuteUntilStuck(Execute):
@@ -37,17 +44,26 @@ class ExecuteUntilStuck(Execute):
         kwargs.setdefault("kernel_manager_class", ConfinedKernelManager)   # nbgrader's own default is unconfined
         super().__init__(*args, **kwargs)
 
-    # The kernel's messages are untrusted too: nbgrader keeps every output in memory and writes them all,
-    # so outputs beyond a total are dropped here, and display updates (one small message that would be
-    # copied into every earlier output with the same display id) are ignored.
-    def output(self, outs, msg, display_id, cell_index):
-        self._output_bytes = getattr(self, "_output_bytes", 0) + len(json.dumps(msg.get("content", {}), default=str))
-        if self._output_bytes > OUTPUTS.kernel_total_bytes:
+    # The kernel's messages are untrusted: every byte of them counts towards a total beyond which
+    # outputs are dropped (nbgrader keeps them all in memory and writes them all).
+    def process_message(self, msg, cell, cell_index):
+        self._output_bytes = getattr(self, "_output_bytes", 0) + len(json.dumps(msg, default=str))
+        msg_type = msg.get("msg_type")
+        if msg_type not in KERNEL_MESSAGES:
             return None
-        return super().output(outs, msg, None, cell_index)
+        if msg_type != "status" and self._output_bytes > OUTPUTS.kernel_total_bytes:
+            return None
+        return super().process_message(msg, cell, cell_index)
+
+    def output(self, outs, msg, display_id, cell_index):
+        return super().output(outs, msg, None, cell_index)   # no display ids: nothing to update later
 
     def _update_display_id(self, display_id, msg):
         return None
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self._timed_out = True   # seen here, by the grader: the only evidence of a timeout (an error's name is the kernel's)
+        return await super()._async_handle_timeout(timeout, cell)
 
     def preprocess_cell(self, cell, resources, index):
         grade_id = notebooks.nbgrader_meta(cell).get("grade_id")
@@ -56,30 +72,32 @@ class ExecuteUntilStuck(Execute):
         if getattr(self, "_stuck", None) and cell.cell_type == "code":
             cell.outputs = []   # not run: an earlier cell killed the kernel or timed out
             return cell, resources
-        cell, resources = self._run_cell(cell, resources, index)
-        events = resources.setdefault(EXECUTION_EVENTS, [])
-        for output in cell.get("outputs", []):
-            if output.output_type == "error" and output.get("ename") in EVENT_ERRORS:
-                events.append(ExecutionEvent(output.ename, grade_id, None if grade_id else self._last_grade_id))
+        cell, resources, event = self._run_cell(cell, resources, index)
+        if event is not None:   # what the grader saw happen, never what an output claims
+            self._stuck = event
+            resources.setdefault(EXECUTION_EVENTS, []).append(
+                ExecutionEvent(event, grade_id, None if grade_id else self._last_grade_id))
         return cell, resources
 
     def _run_cell(self, cell, resources, index):
+        """Run one cell; return it, the resources, and the event that stops the execution (or None)."""
+        self._timed_out = False
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError as e:
-            self._stuck = DEAD_KERNEL
             cell.outputs.append(new_output("error", ename=DEAD_KERNEL, evalue=str(e)[:300],
                                            traceback=["DeadKernelError: the kernel died while running this cell"]))
-            return cell, resources
+            return cell, resources, DEAD_KERNEL
+        except CellTimeoutError:   # the kernel went silent even after it was interrupted
+            cell.outputs.append(new_output("error", ename=CELL_TIMEOUT, evalue="no reply from the kernel in time",
+                                           traceback=["CellTimeoutError: the cell did not finish within the time limit"]))
+            return cell, resources, CELL_TIMEOUT
         except Exception as e:   # a message nbclient cannot read (the kernel can send anything): stop, keep grading
-            self._stuck = UNREADABLE_MESSAGE
-            said = " ".join(f"{type(e).__name__}: {e}"[:300].split())
+            said = one_line(f"{type(e).__name__}: {e}"[:300])
             cell.outputs.append(new_output("error", ename=UNREADABLE_MESSAGE, evalue=said, traceback=[
                 f"UnreadableKernelMessage: the kernel sent a message the grader could not read ({said})"]))
-            return cell, resources
-        if any(o.output_type == "error" and o.ename == CELL_TIMEOUT for o in cell.get("outputs", [])):
-            self._stuck = CELL_TIMEOUT
-        return cell, resources
+            return cell, resources, UNREADABLE_MESSAGE
+        return cell, resources, CELL_TIMEOUT if self._timed_out else None
 
     def preprocess(self, nb, resources=None, km=None):
         self._stuck, self._output_bytes, self._last_grade_id = None, 0, None
@@ -153,8 +171,8 @@ class HiddenChecks(NbGraderPreprocessor):
             if grade is None or not notebooks.is_autograded_test(cell):
                 continue
             raised = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-            # on one line: what the kernel sent must not pass for a line of the report
-            said = " ".join(f"{raised[0].ename}: {raised[0].evalue}"[:300].split()) if raised else ""
+            # on one line of printable text: what the kernel sent must not pass for a line of the report
+            said = one_line(f"{raised[0].get('ename')}: {raised[0].get('evalue')}"[:300]) if raised else ""
             record.cells[grade.grade_id] = CellRecord(grade, said)
             cell.outputs = [new_output("stream", name="stdout", text=record.cells[grade.grade_id].report() + "\n"),
                             new_output("execute_result", data={"text/plain": f"{grade.score:g}"},

@@ -15,17 +15,17 @@ from pathlib import Path
 
 from assignment.parts import part_of
 
-from autograder.grading.run_checks import CellGrade, CheckResult
+from autograder.grading.scores import CellGrade, CheckResult
 
 RECORD_VERSION = 1
 
-# Errors of the kernel's run that say something about the run itself, not about one answer:
-# ExecuteUntilStuck records each as an ExecutionEvent.
+# What can stop the kernel's run, as ExecuteUntilStuck saw it happen in the grading process (an exception
+# of nbclient's, or its timeout handler running), never as an error output names it: the kernel names those.
 DEAD_KERNEL = "DeadKernelError"                 # the kernel died (os._exit, a kill, out of memory)
 UNREADABLE_MESSAGE = "UnreadableKernelMessage"  # the kernel sent a message nbclient could not read
 CELL_TIMEOUT = "CellTimeoutError"               # a cell ran past the cell time limit
-INTERRUPTED = "KeyboardInterrupt"               # nbgrader interrupted a cell at the time limit
-EVENT_ERRORS = (DEAD_KERNEL, UNREADABLE_MESSAGE, CELL_TIMEOUT, INTERRUPTED)
+EVENT_ERRORS = (DEAD_KERNEL, UNREADABLE_MESSAGE, CELL_TIMEOUT)
+
 
 
 class RecordError(ValueError):

@@ -1,8 +1,6 @@
-"""Grade one notebook with the hidden checks: extract the code, run pytest, score each check cell.
+"""Grade one notebook with the hidden checks: extract the code, run pytest, score each check cell (scores.py).
 
-Points come from the trusted release, never from the submission's metadata, and a cell's
-score is the share of its checks that pass times its points, or nothing while one of its
-prerequisite checks fails (a function that ignores its inputs earns no partial credit).
+Points come from the trusted release, never from the submission's metadata.
 """
 from __future__ import annotations
 
@@ -11,71 +9,40 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbformat import NotebookNode
 
 from assignment import notebooks
 from assignment.environment import course_env
-from assignment.parts import PARTS, part_of
 from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT
 
 from autograder.grading.extract import StudentCode, student_code
-from autograder.sandbox.limits import limit_grading_memory
-from autograder.sandbox.runner import remove_tree
+from autograder.grading.scores import CellGrade, CheckResult, one_line
+from autograder.sandbox.limits import ProbeLimits, limit_grading_memory
+from autograder.sandbox.runner import ProbeServer, remove_tree
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"   # autograder/checks
 WHOLE_RUN_SECONDS = 900   # a safety net: each probe has its own, much smaller, limit
-PARTS_BY_ID = {part.id: part for part in PARTS}
 UNCONFINED_NOTE = "graded WITHOUT the sandbox (--unconfined): the submission's code could have changed this result"
 WORKERS = 1   # pytest-xdist workers: one, beside the kernel (2 cores); two gained 2 s alone and lost them beside it
-
-
-@dataclass
-class CheckResult:
-    check: str
-    doc: str
-    passed: bool
-    message: str = ""
-    prerequisite: bool = False   # worth nothing alone; while it fails, the whole cell earns nothing
-
-
-@dataclass
-class CellGrade:
-    grade_id: str
-    points: float
-    checks: list[CheckResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def score(self) -> float:
-        scored = [c for c in self.checks if not c.prerequisite]
-        if not scored or not all(c.passed for c in self.checks if c.prerequisite):
-            return 0.0
-        return round(self.points * sum(c.passed for c in scored) / len(scored), 2)
-
-    def report(self) -> str:
-        passed = sum(c.passed for c in self.checks)
-        part = PARTS_BY_ID.get(part_of(self.grade_id))
-        title = f" (part {part.id[1:]}: {part.title})" if part else ""
-        blocked = (any(c.prerequisite and not c.passed for c in self.checks)   # and so it cost points
-                   and any(c.passed and not c.prerequisite for c in self.checks))
-        lines = [f"Hidden checks of {self.grade_id}{title}: {passed} of {len(self.checks)} passed, "
-                 f"{self.score:g} of {self.points:g} points"
-                 + (" (a check needed for any points failed)." if blocked else ".")]
-        lines += [f"  note: {note}" for note in self.notes]
-        for check in self.checks:
-            needed = "  (needed for any points)" if check.prerequisite else ""
-            lines.append(f"  {'PASS' if check.passed else 'FAIL'}  {check.doc}{needed}")
-            if not check.passed:
-                lines.append(f"        {check.message}")
-        return "\n".join(lines)
 
 
 def autograded_points(release: NotebookNode) -> dict[str, float]:
     return {notebooks.nbgrader_meta(c)["grade_id"]: float(notebooks.nbgrader_meta(c)["points"])
             for c in release.cells if notebooks.is_autograded_test(c)}
+
+
+def checks_pytest() -> list[str]:
+    """pytest as the hidden checks run: their own configuration (checks/pytest.ini), nothing from above their
+    folder, no plugin but xdist when there are several workers (with checks_env)."""
+    workers = ["-p", "xdist", "-n", str(WORKERS), "--dist", "loadfile"] if WORKERS > 1 else []
+    return [sys.executable, "-m", "pytest", "-c", str(CHECKS_DIR / "pytest.ini"), f"--confcutdir={CHECKS_DIR}",
+            f"--rootdir={CHECKS_DIR}", "-q", "-p", "no:cacheprovider", *workers]
+
+
+def checks_env() -> dict[str, str]:
+    return {**course_env(), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
 def run_hidden_checks(code: StudentCode, workdir: Path, grade_ids: set[str] | None = None,
@@ -87,12 +54,23 @@ def run_hidden_checks(code: StudentCode, workdir: Path, grade_ids: set[str] | No
     code.write(workdir / "submission.json")
     report = workdir / "report.json"
     files = [str(CHECKS_DIR / f"test_{gid}.py") for gid in sorted(grade_ids)] if grade_ids else [str(CHECKS_DIR)]
-    workers = ["-n", str(WORKERS), "--dist", "loadfile"] if WORKERS > 1 else ["-p", "no:xdist"]
-    command = [sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider", *workers,
-               f"--basetemp={workdir / 'probes'}", f"--submission={workdir / 'submission.json'}", f"--report={report}",
+    command = [*checks_pytest(), *files, f"--basetemp={workdir / 'probes'}",
+               f"--submission={workdir / 'submission.json'}", f"--report={report}",
                *(["--unconfined"] if unconfined else [])]
-    result = subprocess.run(command, cwd=REPO_ROOT, env=course_env(), capture_output=True, text=True,
-                            timeout=WHOLE_RUN_SECONDS, preexec_fn=limit_grading_memory)
+    # The probe server imports torch for seconds: started here, it does so while pytest starts (one
+    # server serves one pytest process, so only without xdist workers).
+    server = ProbeServer(ProbeLimits(threads=1, confined=not unconfined))
+    inherited: tuple[int, ...] = ()
+    if WORKERS == 1:
+        (workdir / "probe-scratch").mkdir()
+        server.start(workdir / "probe-scratch")
+        handed, inherited = server.handoff()
+        command.append(f"--probe-server={handed}")
+    try:
+        result = subprocess.run(command, cwd=REPO_ROOT, env=checks_env(), capture_output=True, text=True,
+                                timeout=WHOLE_RUN_SECONDS, preexec_fn=limit_grading_memory, pass_fds=inherited)
+    finally:
+        server.close()
     if not report.exists():
         raise RuntimeError(f"the hidden checks did not run:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     return json.loads(report.read_text())
@@ -133,7 +111,7 @@ def _score(extracted: StudentCode, grades: dict[str, CellGrade], notes: list[str
             grade = grades.get(record["grade_id"])
             if grade is not None:   # one line each: a message cannot pass for another line of the report
                 grade.checks.append(CheckResult(record["check"], record["doc"], record["passed"],
-                                                " ".join(record["message"].split()), record.get("prerequisite", False)))
+                                                one_line(record["message"]), record.get("prerequisite", False)))
     finally:
         remove_tree(scratch)   # the probes wrote in it
     for grade in grades.values():

@@ -42,6 +42,7 @@ from autograder.sandbox.limits import GradingLimits
 from autograder.sandbox.runner import remove_tree
 
 log = logging.getLogger(__name__)
+KEPT_LOG_BYTES = 4 * 2**20   # of each student's nbgrader log (its end)
 
 
 @dataclass
@@ -58,7 +59,7 @@ class StudentReport:
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     sha256: str = ""
-    grader: str = ""                             # the version of the grader that produced it
+    grader: str = ""                             # the grader's version and the run's limits (run_key)
     log: str = ""                                # nbgrader's log of this grading (Course.log)
 
     @property
@@ -76,6 +77,16 @@ class ClassReport:
     unused_roster_rows: list[str] = field(default_factory=list)
     confined: bool = True                        # False only with the grader's explicit --unconfined
     seconds: float = 0.0
+
+
+def run_key(limits: GradingLimits) -> str:
+    """What must be the same for an earlier grading to stand: the grader's version and the run's limits.
+
+    A notebook graded under other time limits, or without the sandbox, is graded again; results graded
+    unconfined are never kept (the student's code could have forged them).
+    """
+    confinement = "unconfined" if limits.unconfined else "confined"
+    return f"{grader_version()} {limits.seconds:g}s {limits.cell_seconds:g}s-a-cell {confinement}"
 
 
 def load_report(course: Course, student: str) -> StudentReport | None:
@@ -163,7 +174,7 @@ def grade_collection(collection: collecting.Collection, course: Course = Course(
     result = ClassReport(rejected=collection.rejected, superseded=collection.superseded,
                          unused_roster_rows=collection.unused_roster_rows, confined=not limits.unconfined)
     manifest = _Manifest(course)
-    version = grader_version()
+    version = run_key(limits)
 
     to_grade = []
     for student, download in sorted(collection.submissions.items()):
@@ -171,7 +182,7 @@ def grade_collection(collection: collecting.Collection, course: Course = Course(
             continue
         sha = hashlib.sha256(download.data).hexdigest()
         previous = load_report(course, student)
-        if not force and previous is not None and manifest.unchanged(student, sha, version):
+        if not force and not limits.unconfined and previous is not None and manifest.unchanged(student, sha, version):
             result.students[student] = previous
             result.unchanged.append(student)
             continue
@@ -271,8 +282,11 @@ def _keep_log(course: Course, student: str, log: Path | None) -> Path:
     """nbgrader's log of the student's grading, kept for staff (Course.log), whatever its outcome."""
     kept = course.log(student)
     kept.parent.mkdir(parents=True, exist_ok=True)
-    if log is not None and log.exists():
-        shutil.copyfile(log, kept)
+    if log is not None and log.exists():   # its end, where nbgrader says what went wrong
+        size = log.stat().st_size
+        tail = grade_student.log_tail(log, KEPT_LOG_BYTES)
+        cut = f"[the first {size - len(tail)} bytes of this log were dropped]\n".encode() if size > len(tail) else b""
+        kept.write_bytes(cut + tail)
     else:
         kept.write_text("nbgrader wrote no log for this grading\n")
     return kept

@@ -137,8 +137,16 @@ def _scores(course: Course, student: str) -> dict[str, float] | None:
     return scores or None
 
 
+def log_tail(log: Path, size: int) -> bytes:
+    """The last `size` bytes of nbgrader's log (however long the log grew, only those are read)."""
+    with open(log, "rb") as f:
+        f.seek(max(0, f.seek(0, 2) - size))
+        return f.read()
+
+
 def _last_error(log: Path) -> str:
-    lines = [line for line in log.read_text(errors="replace").splitlines() if "ERROR" in line or "Error" in line]
+    lines = [line for line in log_tail(log, 64 * 2**10).decode(errors="replace").splitlines()
+             if "ERROR" in line or "Error" in line]
     return (lines[-1].split("]", 1)[-1].strip() if lines else "nbgrader stopped without saying why")[:400]
 
 
@@ -147,16 +155,15 @@ def _read_execution(record: R.GradingRecord, graded: Graded) -> None:
     for event in record.events:
         where = event.where
         if event.error == R.DEAD_KERNEL:
-            graded.notes.append(f"the notebook's kernel died in {where}; later cells did not run")
-            graded.flags.append(f"the kernel died in {where} (os._exit, a kill, or out of memory)")
+            graded.notes.append(f"the notebook's kernel died while the grader ran {where}; later cells did not run")
+            graded.flags.append(f"the kernel died while the grader ran {where} (os._exit, a kill, or out of memory; "
+                                "possibly started by an earlier cell)")
         elif event.error == R.UNREADABLE_MESSAGE:
             graded.notes.append(f"in {where} the kernel sent a message the grader could not read; later cells "
                                 "did not run")
             graded.flags.append(f"the kernel sent an unreadable message in {where} (a forged message?)")
-        elif event.error == R.CELL_TIMEOUT:
+        elif event.error == R.CELL_TIMEOUT:   # nbgrader interrupts the cell, and the grader runs no later cell
             graded.notes.append(f"{where} did not finish within the time limit; later cells did not run")
-        elif event.error == R.INTERRUPTED:   # nbgrader interrupts a cell at the time limit (interrupt_on_timeout)
-            graded.notes.append(f"{where} did not finish within the time limit and was interrupted")
 
 
 def _cap_outputs(path: Path, graded: Graded) -> None:

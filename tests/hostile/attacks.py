@@ -529,7 +529,7 @@ def attacks() -> list[Attack]:
                every(at_import("import sys\nsys.exit(0)"), own_cell_after("p2a_architecture", "import sys\nsys.exit(0)"))),
         Attack("os_exit", "ends its kernel with os._exit(0) before the check cells", "partial",
                own_cell_after("p2a_architecture", "import os\nos._exit(0)"),
-               report=("kernel died in a cell of your own after p2a_architecture",)),
+               report=("kernel died while the grader ran a cell of your own after p2a_architecture",)),
         Attack("kill_self", "sends SIGKILL to its own process, in a cell and in a graded function", "partial",
                every(own_cell_after("setup", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"),
                      in_kl_divergence("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", then_honest=True)),

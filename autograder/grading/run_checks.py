@@ -20,7 +20,7 @@ from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT
 from autograder.grading.extract import StudentCode, student_code
 from autograder.grading.scores import CellGrade, CheckResult, one_line
 from autograder.sandbox.limits import ProbeLimits, limit_grading_memory
-from autograder.sandbox.runner import ProbeServer, remove_tree
+from autograder.sandbox.processes import remove_tree
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"   # autograder/checks
 WHOLE_RUN_SECONDS = 900   # a safety net: each probe has its own, much smaller, limit
@@ -58,7 +58,9 @@ def run_hidden_checks(code: StudentCode, workdir: Path, grade_ids: set[str] | No
                f"--submission={workdir / 'submission.json'}", f"--report={report}",
                *(["--unconfined"] if unconfined else [])]
     # The probe server imports torch for seconds: started here, it does so while pytest starts (one
-    # server serves one pytest process, so only without xdist workers).
+    # server serves one pytest process, so only without xdist workers). Imported here, in the checks'
+    # thread: the runner imports torch, which the rest of the grading process does not need.
+    from autograder.sandbox.runner import ProbeServer
     server = ProbeServer(ProbeLimits(threads=1, confined=not unconfined))
     inherited: tuple[int, ...] = ()
     if WORKERS == 1:

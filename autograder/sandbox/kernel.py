@@ -28,7 +28,7 @@ from traitlets.config import Configurable
 
 from . import policy
 from .limits import KERNEL, KERNEL_THREADS
-from .runner import remove_tree
+from .processes import remove_tree
 
 # Variables of the grader's environment that the notebook may see: fast mode. Its thread count is the limit's.
 PASSED_TO_KERNEL = ("NBGRADER_EXECUTION", "VAE_FAST_MODE")

@@ -34,6 +34,8 @@ from pathlib import Path
 import torch
 
 from . import policy
+from .processes import kill_group as _kill_group
+from .processes import remove_tree, wait_then_kill_group
 from .limits import MAX_RESULT_BYTES, ProbeLimits
 
 # What the child runs. It is passed on the command line, so the child needs no file of ours.
@@ -432,40 +434,6 @@ class _HandedOver:
                 stream.close()
             except OSError:
                 pass
-
-
-def remove_tree(path: Path) -> None:
-    """Remove a folder untrusted code wrote in, whatever it holds (Python 3.11's rmtree recurses, and a
-    folder nested 5,000 deep makes it raise RecursionError); links are removed, never followed."""
-    subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def wait_then_kill_group(child: subprocess.Popen, seconds: float) -> bool:
-    """Wait up to `seconds` for `child` (started with start_new_session=True), then kill its whole group.
-
-    The group goes either way: what the student's code left running (forks, sleepers, a kernel
-    nbgrader did not stop) must not outlive the grading. Returns whether the time ran out.
-    """
-    try:
-        child.wait(timeout=seconds)
-        return False
-    except subprocess.TimeoutExpired:
-        return True
-    finally:
-        _kill_group(child)
-
-
-def _kill_group(child: "subprocess.Popen | _HandedOver") -> None:
-    """Kill the child and everything it started (background threads die with it, forks too)."""
-    if isinstance(child, _HandedOver):
-        child.kill()
-        return
-    try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    child.wait()
 
 
 def _open_result(scratch: Path, name: str):

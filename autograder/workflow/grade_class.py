@@ -39,7 +39,7 @@ from autograder.grading.run_checks import UNCONFINED_NOTE, autograded_points
 from autograder.grading.version import grader_version
 from autograder.sandbox import policy
 from autograder.sandbox.limits import GradingLimits
-from autograder.sandbox.runner import remove_tree
+from autograder.sandbox.processes import remove_tree
 
 log = logging.getLogger(__name__)
 KEPT_LOG_BYTES = 4 * 2**20   # of each student's nbgrader log (its end)

@@ -31,7 +31,7 @@ from assignment.paths import ASSIGNMENT, NBGRADER_CONFIG, REPO_ROOT, mnist_root
 from autograder.course import NOTEBOOK, Course
 from autograder.grading import record as R
 from autograder.sandbox.limits import OUTPUTS, GradingLimits, limit_grading_memory
-from autograder.sandbox.runner import wait_then_kill_group
+from autograder.sandbox.processes import wait_then_kill_group
 
 
 @dataclass

@@ -369,7 +369,7 @@ def test_one_worker_and_two_workers_print_the_same_table(repeated):
 
 def test_a_student_stopped_at_the_time_limit_leaves_no_process_behind(tmp_path):
     """nbgrader, the confined kernel (which Jupyter starts in a session of its own) and its children all go."""
-    from autograder import grade_student
+    from autograder.workflow import grade_student
     from autograder.sandbox.limits import GradingLimits
 
     notebook = A.base_notebook("stub")

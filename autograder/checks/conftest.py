@@ -34,7 +34,6 @@ def pytest_addoption(parser):
     parser.addoption("--report", help="where to write the JSON report of every check")
     parser.addoption("--unconfined", action="store_true",
                      help="run probes without the sandbox (only when the grader chose --unconfined)")
-    parser.addoption("--probe-server", help="a probe server the grading process started (runner.ProbeServer.handoff)")
 
 
 @pytest.fixture(scope="session")
@@ -88,15 +87,9 @@ def confined(request) -> bool:
 
 
 @pytest.fixture(scope="session")
-def probe_server(request, confined):
-    """One sandboxed Python with torch imported, forking a fresh child per probe.
-
-    Grading starts it beside this pytest, so that it imports torch while pytest starts
-    (run_checks.run_hidden_checks hands it over with --probe-server); run alone, pytest starts its own.
-    """
-    limits = ProbeLimits(threads=1, confined=confined)
-    handed = request.config.getoption("--probe-server")
-    with (ProbeServer.attach(handed, limits) if handed else ProbeServer(limits)) as server:
+def probe_server(confined):
+    """One sandboxed Python with torch imported, forking a fresh child per probe."""
+    with ProbeServer(ProbeLimits(threads=1, confined=confined)) as server:
         yield server
 
 
@@ -107,8 +100,7 @@ def run_probe(student_code, submission, probe_server, confined, tmp_path_factory
     One torch thread per probe: the checks run beside the notebook's kernel on a 2-core machine.
     """
     def call(entry: str, inputs: dict, seconds: float = 30) -> dict:
-        parent = probe_server.writable or tmp_path_factory.getbasetemp()   # the server writes only there
-        scratch = Path(tempfile.mkdtemp(prefix=f"{entry}-", dir=parent))
+        scratch = Path(tempfile.mkdtemp(prefix=f"{entry}-", dir=tmp_path_factory.getbasetemp()))
         limits = ProbeLimits(seconds=seconds, threads=1, confined=confined)
         outcome = probe_server.run(student_code, PROBES, entry, inputs, scratch, limits)
         if not outcome.ok:

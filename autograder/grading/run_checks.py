@@ -19,7 +19,7 @@ from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT
 
 from autograder.grading.extract import StudentCode, student_code
 from autograder.grading.scores import CellGrade, CheckResult, one_line
-from autograder.sandbox.limits import ProbeLimits, limit_grading_memory
+from autograder.sandbox.limits import limit_grading_memory
 from autograder.sandbox.processes import remove_tree
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"   # autograder/checks
@@ -42,7 +42,7 @@ def checks_pytest() -> list[str]:
 
 
 def checks_env() -> dict[str, str]:
-    return {**course_env(), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    return {**course_env(), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def run_hidden_checks(code: StudentCode, workdir: Path, grade_ids: set[str] | None = None,
@@ -57,22 +57,8 @@ def run_hidden_checks(code: StudentCode, workdir: Path, grade_ids: set[str] | No
     command = [*checks_pytest(), *files, f"--basetemp={workdir / 'probes'}",
                f"--submission={workdir / 'submission.json'}", f"--report={report}",
                *(["--unconfined"] if unconfined else [])]
-    # The probe server imports torch for seconds: started here, it does so while pytest starts (one
-    # server serves one pytest process, so only without xdist workers). Imported here, in the checks'
-    # thread: the runner imports torch, which the rest of the grading process does not need.
-    from autograder.sandbox.runner import ProbeServer
-    server = ProbeServer(ProbeLimits(threads=1, confined=not unconfined))
-    inherited: tuple[int, ...] = ()
-    if WORKERS == 1:
-        (workdir / "probe-scratch").mkdir()
-        server.start(workdir / "probe-scratch")
-        handed, inherited = server.handoff()
-        command.append(f"--probe-server={handed}")
-    try:
-        result = subprocess.run(command, cwd=REPO_ROOT, env=checks_env(), capture_output=True, text=True,
-                                timeout=WHOLE_RUN_SECONDS, preexec_fn=limit_grading_memory, pass_fds=inherited)
-    finally:
-        server.close()
+    result = subprocess.run(command, cwd=REPO_ROOT, env=checks_env(), capture_output=True, text=True,
+                            timeout=WHOLE_RUN_SECONDS, preexec_fn=limit_grading_memory)
     if not report.exists():
         raise RuntimeError(f"the hidden checks did not run:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     return json.loads(report.read_text())

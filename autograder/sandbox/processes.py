@@ -33,15 +33,8 @@ def wait_then_kill_group(child: subprocess.Popen, seconds: float) -> bool:
         kill_group(child)
 
 
-def kill_group(child) -> None:
-    """Kill the child and everything it started (background threads die with it, forks too).
-
-    `child` is a Popen, or anything with a kill() that stops a process group it does not own (a probe
-    server handed over by another process: runner.ProbeServer.attach).
-    """
-    if not isinstance(child, subprocess.Popen):
-        child.kill()
-        return
+def kill_group(child: subprocess.Popen) -> None:
+    """Kill the child and everything it started (background threads die with it, forks too)."""
     try:
         os.killpg(child.pid, signal.SIGKILL)
     except ProcessLookupError:

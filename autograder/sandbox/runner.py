@@ -317,46 +317,13 @@ class ProbeServer:
             _kill_group(self._server)
             self._server = None
 
-    def start(self, writable: Path) -> None:
-        """Start the server now (it imports torch for seconds), for scratch folders under `writable`.
-
-        `run` starts it on first use otherwise. Starting it early lets it import while the caller does
-        something else: the grading process starts it beside the hidden checks' pytest (`handoff`).
-        """
-        self.close()
-        writable = writable.resolve()
+    def _start(self, writable: Path) -> None:
         command, env = _command(self.limits, [sys.executable, "-I", "-c", _SERVER, *PRELOADED], writable, server=True)
         self._server = subprocess.Popen(command, cwd=writable, env=env, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
                                         preexec_fn=_die_with_parent)
         self._writable = writable
         self._buffer = b""
-
-
-    @property
-    def writable(self) -> Path | None:
-        """The folder the server may write in, where every probe's scratch folder must be (None until started)."""
-        return self._writable
-
-    def handoff(self) -> tuple[str, tuple[int, int]]:
-        """The started server as an `attach` argument for a child process, and the two pipe ends it must inherit.
-
-        The caller keeps owning the server (and closes it when the child is done); the child sends it
-        requests as `run` would. Only a trusted process (the hidden checks' pytest) is handed one.
-        """
-        if self._server is None:
-            raise RuntimeError("start the probe server before handing it over")
-        fds = (self._server.stdin.fileno(), self._server.stdout.fileno())
-        return f"{self._server.pid}:{fds[0]}:{fds[1]}:{self._writable}", fds
-
-    @classmethod
-    def attach(cls, handed: str, limits: ProbeLimits = ProbeLimits()) -> "ProbeServer":
-        """A server another process started and handed over (`handoff`); if it dies, this one starts its own."""
-        pid, stdin_fd, stdout_fd, writable = handed.split(":", 3)
-        server = cls(limits)
-        server._server = _HandedOver(int(pid), int(stdin_fd), int(stdout_fd))
-        server._writable = Path(writable)
-        return server
 
     def _read_message(self, timeout: float) -> dict | None:
         """The server's next JSON line, or None when none came within `timeout` seconds."""
@@ -383,7 +350,7 @@ class ProbeServer:
         if self._server is not None and self._writable != writable:
             self.close()   # a server can write only in the folder it was started for
         if self._server is None or self._server.poll() is not None:
-            self.start(writable)
+            self._start(writable)
         request = {"scratch": str(scratch), "entry": entry, "threads": limits.threads,
                    "memory": limits.memory_bytes, "files": limits.file_bytes,
                    "load_seconds": limits.statement_seconds}
@@ -410,30 +377,6 @@ class ProbeServer:
                 remove_tree(fresh)
         return _outcome(scratch, returncode, timed_out, time.perf_counter() - started,
                         _tail(scratch, "output.log"), limits)
-
-
-class _HandedOver:
-    """The parts of a Popen that ProbeServer uses, for a server another process started and still owns."""
-
-    def __init__(self, pid: int, stdin_fd: int, stdout_fd: int):
-        self.pid = pid
-        self.stdin = os.fdopen(stdin_fd, "wb")
-        self.stdout = os.fdopen(stdout_fd, "rb", buffering=0)
-
-    def poll(self) -> int | None:
-        return None   # a dead server shows as a broken pipe or end of file, which `run` handles
-
-    def kill(self) -> None:
-        """Stop the server and what it runs (its owner reaps it)."""
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        for stream in (self.stdin, self.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
 
 
 def _open_result(scratch: Path, name: str):

@@ -16,7 +16,9 @@ from autograder.grading.version import grader_version, scored_files
 SUBCOMMANDS = ("release", "run", "grade", "review", "import-scores", "export", "gradescope", *DEVELOPER_TOOLS)
 
 
-PACKAGED = ("pyproject.toml", "README.md", "assignment", "autograder")   # what `pip install .` reads
+# A checkout, as far as the command needs one: what `pip install .` reads, and the course around the code.
+PACKAGED = ("pyproject.toml", "README.md", "requirements.txt", "nbgrader_config.py", "assignment", "autograder",
+            "solutions", "release")
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +102,15 @@ def test_the_grader_version_of_this_checkout_is_that_of_its_files():
     assert grader_version() == grader_version(REPO_ROOT)
     assert any(p.name == "notebooks.py" for p in scored_files()), "the check-cell rules must be covered"
     assert not any("staff" in p.parts or "devtools" in p.parts for p in scored_files())
+
+
+def test_the_command_outside_a_checkout_says_how_to_install_it(installed, tmp_path):
+    """A non-editable install has the code without the course around it: the command says so and how to fix it."""
+    config = installed.parent.parent / "repo" / "nbgrader_config.py"
+    moved = tmp_path / "nbgrader_config.py"
+    shutil.move(config, moved)
+    try:
+        shown = subprocess.run([str(installed / "vae-course"), "--help"], capture_output=True, text=True)
+    finally:
+        shutil.move(moved, config)
+    assert shown.returncode == 2 and "pip install -e ." in shown.stderr, shown.stdout + shown.stderr

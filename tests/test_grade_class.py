@@ -21,17 +21,17 @@ import pytest
 from nbformat.v4 import new_code_cell, new_output
 
 from assignment import notebooks
-from autograder.devtools.demo_class import write_downloads
 from assignment.paths import REPO_ROOT, SOURCE_NOTEBOOK
-from autograder.workflow import grade_student
 from autograder.cli import print_class_table
 from autograder.course import Course
+from autograder.devtools.demo_class import write_downloads
 from autograder.grading.record import GradingRecord, RecordError
+from autograder.sandbox.limits import GradingLimits
 from autograder.staff.feedback import generate_feedback, summary_html
+from autograder.staff.review import write_review
+from autograder.workflow import grade_student
 from autograder.workflow.grade_class import ClassReport, grade_class
 from autograder.workflow.gradescope import check_reports, results_for
-from autograder.sandbox.limits import GradingLimits
-from autograder.staff.review import write_review
 
 from tests.variants import png, variant_notebook
 

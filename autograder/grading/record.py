@@ -27,7 +27,6 @@ CELL_TIMEOUT = "CellTimeoutError"               # a cell ran past the cell time 
 EVENT_ERRORS = (DEAD_KERNEL, UNREADABLE_MESSAGE, CELL_TIMEOUT)
 
 
-
 class RecordError(ValueError):
     """A record this grader cannot read (another version, or not a record): regrade the student."""
 

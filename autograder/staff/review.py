@@ -40,9 +40,9 @@ from assignment.parts import QUESTIONS, Question, word_count
 from assignment.paths import ASSIGNMENT
 
 from autograder.course import Course
-
-from autograder.staff.gradebook_access import (NOTEBOOK, find_comment_or_none, find_grade_or_none, format_points, make_pseudonyms,
-                               max_points, read_pseudonyms, submitted_students, write_pseudonyms)
+from autograder.staff.gradebook_access import (NOTEBOOK, find_comment_or_none, find_grade_or_none, format_points,
+                                               make_pseudonyms, max_points, read_pseudonyms, submitted_students,
+                                               write_pseudonyms)
 
 SCORE_COLUMNS = ("student_id", "grade_id", "max_points", "score", "comment")
 SHORT_BUDGET = "fast mode: True"   # what the notebook's setup cell prints when QUICK (or fast mode) is on

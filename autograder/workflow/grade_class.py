@@ -278,13 +278,13 @@ def _copy_autograded(course: Course, student: str, scratch: Course) -> None:
     shutil.copyfile(scratch.record(student), course.record(student))
 
 
-def _keep_log(course: Course, student: str, log: Path | None) -> Path:
+def _keep_log(course: Course, student: str, nbgrader_log: Path | None) -> Path:
     """nbgrader's log of the student's grading, kept for staff (Course.log), whatever its outcome."""
     kept = course.log(student)
     kept.parent.mkdir(parents=True, exist_ok=True)
-    if log is not None and log.exists():   # its end, where nbgrader says what went wrong
-        size = log.stat().st_size
-        tail = grade_student.log_tail(log, KEPT_LOG_BYTES)
+    if nbgrader_log is not None and nbgrader_log.exists():   # its end, where nbgrader says what went wrong
+        size = nbgrader_log.stat().st_size
+        tail = grade_student.log_tail(nbgrader_log, KEPT_LOG_BYTES)
         cut = f"[the first {size - len(tail)} bytes of this log were dropped]\n".encode() if size > len(tail) else b""
         kept.write_bytes(cut + tail)
     else:

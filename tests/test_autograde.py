@@ -1,10 +1,13 @@
 """Real `nbgrader autograde` with our preprocessor: the solution gets full marks, the bare release 0."""
 from __future__ import annotations
 
+import copy
 import shutil
 
 import pytest
+from nbformat.v4 import new_code_cell
 
+from assignment import notebooks
 from assignment.nbgrader_cli import generate_release_elsewhere, run_nbgrader
 from assignment.paths import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK
 from autograder.course import Course
@@ -47,5 +50,47 @@ def test_check_cells_carry_the_hidden_checks_report(graded_course):
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "p3a_kl_divergence")
     report = cell.outputs[0]["text"]
     assert report.startswith("Hidden checks of p3a_kl_divergence (part 3a: VAE model: KL divergence, reparameterization, "
-                             "loss, forward): 0 of 6 passed, 0 of 2 points.")
-    assert "your code raised NotImplementedError" in report and "in kl_divergence" in report
+                             "loss, forward): 0 of 1 passed, 0 of 2 points.")
+    assert "every solution cell is still the release's stub" in report and "# YOUR CODE HERE" in report
+
+
+# --- the release's own code: nothing runs, and nothing is lost by that ------------------------
+
+def _release_code():
+    from autograder.grading.extract import student_code
+    release = notebooks.read(RELEASE_NOTEBOOK)
+    return release, student_code(release, release)
+
+
+def test_every_hidden_check_fails_on_the_releases_own_code(tmp_path):
+    """Why grading may skip the checks of an untouched release: run in full, not one of them passes."""
+    from autograder.grading.run_checks import run_hidden_checks
+    _, code = _release_code()
+    records = run_hidden_checks(code, tmp_path)
+    assert len(records) > 40, f"only {len(records)} checks ran on the release"
+    passing = [f"{r['grade_id']}::{r['check']}" for r in records if r["passed"]]
+    assert not passing, f"these checks pass on the release's stubs, so skipping them would cost points: {passing}"
+
+
+def test_a_release_rerun_as_is_gets_nothing_written_without_running_anything():
+    from autograder.grading.run_checks import NOTHING_WRITTEN, start_grading
+    release, _ = _release_code()
+    submitted = copy.deepcopy(release)
+    submitted.cells.append(new_code_cell("# a note to myself, no code"))
+    running = start_grading(submitted)
+    assert running.done(), "grading started the checks for a notebook that holds only the release's code"
+    grades = running.result()
+    assert len(grades) == 10 and all(g.checks == [NOTHING_WRITTEN] and g.score == 0 for g in grades.values())
+
+
+def test_code_written_outside_the_stub_cells_is_still_checked():
+    """A student who leaves a stub cell as it is and writes the function in a cell of their own is graded on it."""
+    from autograder.grading.run_checks import grade_notebook
+    release, _ = _release_code()
+    submitted = copy.deepcopy(release)
+    kl = notebooks.cells_by_grade_id(notebooks.read(SOURCE_NOTEBOOK))["p3a_kl_divergence_solution"].source
+    index = submitted.cells.index(notebooks.cells_by_grade_id(submitted)["p3a_kl_divergence_solution"])
+    submitted.cells.insert(index + 1, new_code_cell(kl.replace("### BEGIN SOLUTION", "").replace("### END SOLUTION", "")))
+    grade = grade_notebook(submitted, grade_ids={"p3a_kl_divergence"})["p3a_kl_divergence"]
+    assert grade.score == grade.points, (
+        f"kl_divergence written in a new cell below its stub earned {grade.score} of {grade.points}:\n{grade.report()}")

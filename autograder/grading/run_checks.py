@@ -26,6 +26,13 @@ CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"   # autograder/ch
 WHOLE_RUN_SECONDS = 900   # a safety net: each probe has its own, much smaller, limit
 UNCONFINED_NOTE = "graded WITHOUT the sandbox (--unconfined): the submission's code could have changed this result"
 WORKERS = 1   # pytest-xdist workers: one, beside the kernel (2 cores); two gained 2 s alone and lost them beside it
+# What every check cell of a notebook whose code is the release's own gets, without running anything:
+# the release's stubs raise NotImplementedError, so each of its checks fails (tests/test_autograde.py
+# runs them all on the release to show it).
+NOTHING_WRITTEN = CheckResult(
+    "code_written", "There is code of yours to check: the solution cells no longer raise NotImplementedError.", False,
+    "Nothing was run: every solution cell is still the release's stub, and no cell of yours adds code. Fill in the "
+    "cells marked # YOUR CODE HERE, run the check cells, then Runtime > Restart and run all before you download.")
 
 
 def autograded_points(release: NotebookNode) -> dict[str, float]:
@@ -75,7 +82,9 @@ def start_grading(submission: NotebookNode, release: NotebookNode | None = None,
     """grade_notebook in the background: the code is extracted now, the checks run while the caller goes on.
 
     The hidden checks need only the submission's code, not its executed outputs, so nbgrader's
-    kernel can execute the notebook meanwhile (nbgrader_plugin.StartHiddenChecks).
+    kernel can execute the notebook meanwhile (nbgrader_plugin.StartHiddenChecks). When that code
+    is exactly the release's (a student who handed in the stubs), nothing runs: every check
+    cell gets NOTHING_WRITTEN at once.
     """
     release = release if release is not None else notebooks.read(RELEASE_NOTEBOOK)
     grades = {gid: CellGrade(gid, points) for gid, points in autograded_points(release).items()
@@ -85,6 +94,13 @@ def start_grading(submission: NotebookNode, release: NotebookNode | None = None,
     notes += [f"{label} does not parse ({why}); nothing in it was run" for label, why in extracted.view.unparsable.items()]
     if unconfined:
         notes.append(UNCONFINED_NOTE)
+    if extracted.statements == student_code(release, release).statements:   # what the checks would run is the release
+        for grade in grades.values():
+            grade.checks.append(NOTHING_WRITTEN)
+            grade.notes.extend(notes)
+        nothing_to_run: Future = Future()
+        nothing_to_run.set_result(grades)
+        return nothing_to_run
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hidden-checks")
     future = background.submit(_score, extracted, grades, notes, grade_ids, unconfined)
     background.shutdown(wait=False)   # the thread ends when the checks do

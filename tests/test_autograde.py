@@ -94,3 +94,18 @@ def test_code_written_outside_the_stub_cells_is_still_checked():
     grade = grade_notebook(submitted, grade_ids={"p3a_kl_divergence"})["p3a_kl_divergence"]
     assert grade.score == grade.points, (
         f"kl_divergence written in a new cell below its stub earned {grade.score} of {grade.points}:\n{grade.report()}")
+
+
+def test_the_course_starts_nbgrader_itself_without_the_iri_checker():
+    """assignment.nbgrader_cli's entry is nbgrader's own command line, less jsonschema's optional IRI checker."""
+    import subprocess
+    import sys
+    from assignment.nbgrader_cli import NBGRADER
+    ours = subprocess.run([*NBGRADER, "--version"], capture_output=True, text=True)
+    theirs = subprocess.run([sys.executable, "-m", "nbgrader", "--version"], capture_output=True, text=True)
+    assert ours.returncode == 0 and ours.stdout == theirs.stdout, f"the course's nbgrader said {ours.stdout!r} {ours.stderr[-500:]}"
+    probe = ("import runpy, sys; sys.argv = ['nbgrader', '--version']\n"
+             "try:\n    runpy.run_module('assignment.nbgrader_cli', run_name='__main__')\n"
+             "except SystemExit:\n    pass\nprint('rfc3987_syntax' in sys.modules and sys.modules['rfc3987_syntax'] is not None)")
+    imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert imported.stdout.strip().endswith("False"), f"nbgrader started with the IRI grammar loaded: {imported.stdout[-300:]}"

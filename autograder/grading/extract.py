@@ -12,11 +12,13 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from nbformat import NotebookNode
+from typing import TYPE_CHECKING
 
 from assignment.grader_view import GraderView, grader_view, notebook_code
 from assignment.grader_view import printed_best_beta as grader_view_printed_best_beta
+
+if TYPE_CHECKING:   # the hidden checks import this module: nbformat (and jsonschema) would cost them a second
+    from nbformat import NotebookNode
 
 # Where nbgrader_plugin.KeepSubmittedClaims keeps, before nbgrader clears the outputs and re-executes the
 # notebook in fast mode, what the student's own run printed: {"printed_best_beta": "1.0" or None}.

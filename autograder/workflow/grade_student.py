@@ -25,7 +25,7 @@ from nbformat import NotebookNode
 from nbgrader.api import MissingEntry
 
 from assignment import notebooks
-from assignment.nbgrader_cli import generate_release, lay_out_course
+from assignment.nbgrader_cli import NBGRADER, generate_release, lay_out_course
 from assignment.paths import ASSIGNMENT, NBGRADER_CONFIG, REPO_ROOT, mnist_root
 
 from autograder.course import NOTEBOOK, Course
@@ -93,7 +93,7 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
     """
     started = time.perf_counter()
     scratch = _scratch_course(student, notebook, template, parent)
-    command = [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--student", student,
+    command = [*NBGRADER, "autograde", ASSIGNMENT, "--student", student,
                "--create", "--force", f"--Execute.timeout={limits.cell_seconds}",
                *(["--Sandbox.unconfined=True"] if limits.unconfined else [])]
     log = scratch / "nbgrader.log"   # kept by the caller (Course.log) whatever the outcome

@@ -86,10 +86,22 @@ def confined(request) -> bool:
     return not request.config.getoption("--unconfined")
 
 
+_STARTED: list[ProbeServer] = []   # the session's probe server, started before the checks are collected
+
+
+def pytest_sessionstart(session):
+    """Start the probe server now: its imports (seconds) then overlap the collection of the checks."""
+    factory = getattr(session.config, "_tmp_path_factory", None)   # pytest's own, behind the tmp_path_factory fixture
+    if session.config.getoption("--submission") and factory is not None:
+        server = ProbeServer(ProbeLimits(threads=1, confined=not session.config.getoption("--unconfined")))
+        server.start(factory.getbasetemp().resolve())   # where run_probe makes each probe's scratch folder
+        _STARTED.append(server)
+
+
 @pytest.fixture(scope="session")
 def probe_server(confined):
     """One sandboxed Python with torch imported, forking a fresh child per probe."""
-    with ProbeServer(ProbeLimits(threads=1, confined=confined)) as server:
+    with (_STARTED.pop() if _STARTED else ProbeServer(ProbeLimits(threads=1, confined=confined))) as server:
         yield server
 
 
@@ -152,6 +164,8 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session):
+    while _STARTED:   # started, but no check asked for it
+        _STARTED.pop().close()
     path = session.config.getoption("--report")
     if path and not hasattr(session.config, "workerinput"):
         Path(path).write_text(json.dumps(sorted(_results, key=lambda r: (r["grade_id"], r["check"])), indent=1))

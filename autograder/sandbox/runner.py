@@ -317,7 +317,10 @@ class ProbeServer:
             _kill_group(self._server)
             self._server = None
 
-    def _start(self, writable: Path) -> None:
+    def start(self, writable: Path) -> None:
+        """Start the server for scratch folders in `writable` now, not at the first probe: it then imports torch
+        while its caller does other work (run() restarts it for another folder, or when it died)."""
+        self.close()
         command, env = _command(self.limits, [sys.executable, "-I", "-c", _SERVER, *PRELOADED], writable, server=True)
         self._server = subprocess.Popen(command, cwd=writable, env=env, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True,
@@ -350,7 +353,7 @@ class ProbeServer:
         if self._server is not None and self._writable != writable:
             self.close()   # a server can write only in the folder it was started for
         if self._server is None or self._server.poll() is not None:
-            self._start(writable)
+            self.start(writable)
         request = {"scratch": str(scratch), "entry": entry, "threads": limits.threads,
                    "memory": limits.memory_bytes, "files": limits.file_bytes,
                    "load_seconds": limits.statement_seconds}

@@ -109,3 +109,19 @@ def test_the_course_starts_nbgrader_itself_without_the_iri_checker():
              "except SystemExit:\n    pass\nprint('rfc3987_syntax' in sys.modules and sys.modules['rfc3987_syntax'] is not None)")
     imported = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert imported.stdout.strip().endswith("False"), f"nbgrader started with the IRI grammar loaded: {imported.stdout[-300:]}"
+
+
+def test_code_the_grader_leaves_out_still_gets_the_checks_not_nothing_written():
+    """kl_divergence defined inside a cell that trains is left out, but the student wrote code: the checks run as usual."""
+    from autograder.grading.run_checks import NOTHING_WRITTEN, grade_notebook
+    release, _ = _release_code()
+    submitted = copy.deepcopy(release)
+    index = submitted.cells.index(notebooks.cells_by_grade_id(submitted)["p2c_run"])
+    submitted.cells.insert(index + 1, new_code_cell(
+        "for epoch in range(1):\n"
+        "    def kl_divergence(mu1, log_sigma1, mu2, log_sigma2):\n"
+        "        return log_sigma2 - log_sigma1 + (torch.exp(2 * log_sigma1) + (mu1 - mu2) ** 2) / (2 * torch.exp(2 * log_sigma2)) - 0.5\n"
+        "    history = train_autoencoder(model, train_loader, 1, 1e-3, device)\n"))
+    grade = grade_notebook(submitted, grade_ids={"p3a_kl_divergence"})["p3a_kl_divergence"]
+    assert NOTHING_WRITTEN not in grade.checks and len(grade.checks) > 1, (
+        f"a notebook with code the grader left out was reported as nothing written:\n{grade.report()}")

@@ -95,7 +95,7 @@ def start_grading(submission: NotebookNode, release: NotebookNode | None = None,
     notes += [f"{label} does not parse ({why}); nothing in it was run" for label, why in extracted.view.unparsable.items()]
     if unconfined:
         notes.append(UNCONFINED_NOTE)
-    if extracted.statements == student_code(release, release).statements:   # what the checks would run is the release
+    if _is_the_release(extracted, student_code(release, release)):
         for grade in grades.values():
             grade.checks.append(dataclasses.replace(NOTHING_WRITTEN))
             grade.notes.extend(notes)
@@ -106,6 +106,16 @@ def start_grading(submission: NotebookNode, release: NotebookNode | None = None,
     future = background.submit(_score, extracted, grades, notes, grade_ids, unconfined)
     background.shutdown(wait=False)   # the thread ends when the checks do
     return future
+
+
+def _is_the_release(extracted: StudentCode, release: StudentCode) -> bool:
+    """Whether the checks would see exactly the release's code: what runs, and what is left out and why.
+
+    A student whose own code is all left out (it trains, say) is not 'nothing written': the checks
+    then run and say which statement the grader skipped (checks/conftest.explain).
+    """
+    return (extracted.statements == release.statements and extracted.view.left_out == release.view.left_out
+            and not extracted.view.unparsable and not extracted.missing_cells)
 
 
 def _score(extracted: StudentCode, grades: dict[str, CellGrade], notes: list[str], grade_ids: set[str] | None,

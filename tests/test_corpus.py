@@ -41,7 +41,7 @@ def graded(request, source_nb) -> dict[str, Future]:
     """The grades of every variant this run's tests ask for, by path, graded in the background."""
     selected = [item.callspec.params["variant"] for item in request.session.items
                 if item.module is request.module and hasattr(item, "callspec")]
-    pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+    pool = ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0)))
     futures = {}
     for variant in selected:
         only = must_lose(variant) | must_keep(variant) if variant in WRONG else None   # only the checks that matter

@@ -21,10 +21,11 @@ def test_the_subset_is_the_first_images_torchvision_loads():
 
 def test_a_cut_or_foreign_file_is_refused_with_the_fix(tmp_path):
     whole = (mnist_root() / "MNIST" / "raw" / TRAIN_FILE).read_bytes()
-    cut, labels = tmp_path / "cut", tmp_path / "labels"
+    cut, labels, empty = tmp_path / "cut", tmp_path / "labels", tmp_path / "empty"
     cut.write_bytes(whole[:16 + 784 * 10])
     labels.write_bytes(b"\x00\x00\x08\x01" + whole[4:100])   # the header of a label file
-    for path, why in ((cut, "cut short"), (labels, "not an MNIST image file")):
+    empty.write_bytes(b"")
+    for path, why in ((cut, "cut short"), (labels, "not an MNIST image file"), (empty, "not an MNIST image file")):
         with pytest.raises(ValueError, match=why) as raised:
             read_idx_images(path, 20)
         assert "download MNIST again" in str(raised.value)

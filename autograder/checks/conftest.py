@@ -92,7 +92,8 @@ _STARTED: list[ProbeServer] = []   # the session's probe server, started before 
 def pytest_sessionstart(session):
     """Start the probe server now: its imports (seconds) then overlap the collection of the checks."""
     factory = getattr(session.config, "_tmp_path_factory", None)   # pytest's own, behind the tmp_path_factory fixture
-    if session.config.getoption("--submission") and factory is not None:
+    distributing = session.config.pluginmanager.has_plugin("dsession")   # an xdist controller runs no check
+    if session.config.getoption("--submission") and factory is not None and not distributing:
         server = ProbeServer(ProbeLimits(threads=1, confined=not session.config.getoption("--unconfined")))
         server.start(factory.getbasetemp().resolve())   # where run_probe makes each probe's scratch folder
         _STARTED.append(server)

@@ -32,8 +32,9 @@ WORKERS = 1   # pytest-xdist workers: one, beside the kernel (2 cores); two gain
 # runs them all on the release to show it).
 NOTHING_WRITTEN = CheckResult(
     "code_written", "There is code of yours to check: the solution cells no longer raise NotImplementedError.", False,
-    "Nothing was run: every solution cell is still the release's stub, and no cell of yours adds code. Fill in the "
-    "cells marked # YOUR CODE HERE, run the check cells, then Runtime > Restart and run all before you download.")
+    "Nothing was run: the cells the grader reads (the solution cells, and code cells you added) hold only the "
+    "release's stubs. Fill in the cells marked # YOUR CODE HERE, run the check cells, then Runtime > Restart and run "
+    "all before you download.")
 
 
 def autograded_points(release: NotebookNode) -> dict[str, float]:
@@ -115,7 +116,8 @@ def _is_the_release(extracted: StudentCode, release: StudentCode) -> bool:
     then run and say which statement the grader skipped (checks/conftest.explain).
     """
     return (extracted.statements == release.statements and extracted.view.left_out == release.view.left_out
-            and not extracted.view.unparsable and not extracted.missing_cells)
+            and not extracted.view.unparsable and not extracted.missing_cells
+            and extracted.printed_best_beta == release.printed_best_beta)
 
 
 def _score(extracted: StudentCode, grades: dict[str, CellGrade], notes: list[str], grade_ids: set[str] | None,

@@ -86,6 +86,10 @@ def confined(request) -> bool:
     return not request.config.getoption("--unconfined")
 
 
+def _server_limits(confined: bool) -> ProbeLimits:
+    return ProbeLimits(threads=1, confined=confined)
+
+
 _STARTED: list[ProbeServer] = []   # the session's probe server, started before the checks are collected
 
 
@@ -94,7 +98,7 @@ def pytest_sessionstart(session):
     factory = getattr(session.config, "_tmp_path_factory", None)   # pytest's own, behind the tmp_path_factory fixture
     distributing = session.config.pluginmanager.has_plugin("dsession")   # an xdist controller runs no check
     if session.config.getoption("--submission") and factory is not None and not distributing:
-        server = ProbeServer(ProbeLimits(threads=1, confined=not session.config.getoption("--unconfined")))
+        server = ProbeServer(_server_limits(confined=not session.config.getoption("--unconfined")))
         server.start(factory.getbasetemp().resolve())   # where run_probe makes each probe's scratch folder
         _STARTED.append(server)
 
@@ -102,7 +106,7 @@ def pytest_sessionstart(session):
 @pytest.fixture(scope="session")
 def probe_server(confined):
     """One sandboxed Python with torch imported, forking a fresh child per probe."""
-    with (_STARTED.pop() if _STARTED else ProbeServer(ProbeLimits(threads=1, confined=confined))) as server:
+    with (_STARTED.pop() if _STARTED else ProbeServer(_server_limits(confined))) as server:
         yield server
 
 

@@ -20,15 +20,16 @@ IMAGES_MAGIC = 2051   # the IDX header of a file of uint8 images: 0x00000803
 
 def read_idx_images(path: Path, count: int) -> torch.Tensor:
     """The first `count` images of an IDX file of 28x28 images, [count, 1, 28, 28] in [0, 1]."""
+    fix = f"download MNIST again into {path.parents[2]}"   # <root>/MNIST/raw/<file>
     with open(path, "rb") as f:
         header = f.read(16)
         magic, stored, rows, cols = struct.unpack(">IIII", header) if len(header) == 16 else (0, 0, 0, 0)
         if magic != IMAGES_MAGIC or stored < count or (rows, cols) != (28, 28):
             raise ValueError(f"{path} is not an MNIST image file with at least {count} images of 28x28 "
-                             f"(magic {magic}, {stored} images of {rows}x{cols}): download MNIST again into {path.parent.parent.parent}")
+                             f"(magic {magic}, {stored} images of {rows}x{cols}): {fix}")
         pixels = f.read(count * rows * cols)
     if len(pixels) != count * rows * cols:
-        raise ValueError(f"{path} is cut short: download MNIST again into {path.parent.parent.parent}")
+        raise ValueError(f"{path} is cut short: {fix}")
     return torch.frombuffer(bytearray(pixels), dtype=torch.uint8).view(count, 1, rows, cols).float() / 255.0
 
 

@@ -96,15 +96,16 @@ def start_grading(submission: NotebookNode, release: NotebookNode | None = None,
     notes += [f"{label} does not parse ({why}); nothing in it was run" for label, why in extracted.view.unparsable.items()]
     if unconfined:
         notes.append(UNCONFINED_NOTE)
+    for grade in grades.values():
+        grade.notes.extend(notes)
     if _is_the_release(extracted, student_code(release, release)):
         for grade in grades.values():
             grade.checks.append(dataclasses.replace(NOTHING_WRITTEN))
-            grade.notes.extend(notes)
         nothing_to_run: Future = Future()
         nothing_to_run.set_result(grades)
         return nothing_to_run
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hidden-checks")
-    future = background.submit(_score, extracted, grades, notes, grade_ids, unconfined)
+    future = background.submit(_score, extracted, grades, grade_ids, unconfined)
     background.shutdown(wait=False)   # the thread ends when the checks do
     return future
 
@@ -113,14 +114,14 @@ def _is_the_release(extracted: StudentCode, release: StudentCode) -> bool:
     """Whether the checks would see exactly the release's code: what runs, and what is left out and why.
 
     A student whose own code is all left out (it trains, say) is not 'nothing written': the checks
-    then run and say which statement the grader skipped (checks/conftest.explain).
+    then run as for anyone else.
     """
     return (extracted.statements == release.statements and extracted.view.left_out == release.view.left_out
             and not extracted.view.unparsable and not extracted.missing_cells
             and extracted.printed_best_beta == release.printed_best_beta)
 
 
-def _score(extracted: StudentCode, grades: dict[str, CellGrade], notes: list[str], grade_ids: set[str] | None,
+def _score(extracted: StudentCode, grades: dict[str, CellGrade], grade_ids: set[str] | None,
            unconfined: bool) -> dict[str, CellGrade]:
     scratch = Path(tempfile.mkdtemp(prefix="vae-grading-"))
     try:
@@ -131,6 +132,4 @@ def _score(extracted: StudentCode, grades: dict[str, CellGrade], notes: list[str
                                                 one_line(record["message"]), record.get("prerequisite", False)))
     finally:
         remove_tree(scratch)   # the probes wrote in it
-    for grade in grades.values():
-        grade.notes.extend(notes)
     return grades

@@ -42,6 +42,9 @@ KERNEL_MESSAGES = {"status", "execute_input", "stream", "display_data", "execute
 class ExecuteUntilStuck(Execute):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", ConfinedKernelManager)   # nbgrader's own default is unconfined
+        # Once the last cell has run, every output is in: the student's atexit hooks have nothing to give
+        # the grader, and a graceful shutdown waited about a second for them on every submission.
+        kwargs.setdefault("shutdown_kernel", "immediate")
         super().__init__(*args, **kwargs)
 
     # The kernel's messages are untrusted: every byte of them counts towards a total beyond which

@@ -111,6 +111,17 @@ def test_the_course_starts_nbgrader_itself_without_the_iri_checker():
     assert imported.stdout.strip().endswith("False"), f"nbgrader started with the IRI checker: {imported.stdout[-300:]}"
 
 
+def test_the_hidden_checks_can_start_their_probe_server_before_importing_torch():
+    """The checks' conftest and the sandbox runner import without torch: the probe server's imports then overlap pytest's."""
+    import subprocess
+    import sys
+    imported = subprocess.run([sys.executable, "-c", "import sys, autograder.checks.conftest, autograder.sandbox.runner\n"
+                               "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')[:3])"],
+                              capture_output=True, text=True)
+    assert imported.returncode == 0 and imported.stdout.strip() == "[]", (
+        f"importing the checks' conftest imported torch before its probe server could start: {imported.stdout}{imported.stderr[-500:]}")
+
+
 def test_code_the_grader_leaves_out_still_gets_the_checks_not_nothing_written():
     """kl_divergence defined inside a cell that trains is left out, but the student wrote code: the checks run as usual."""
     from autograder.grading.run_checks import NOTHING_WRITTEN, grade_notebook

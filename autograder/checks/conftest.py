@@ -13,14 +13,16 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-import torch
 
-from autograder.grading.data import grading_subset
 from autograder.sandbox import probe_source
 from autograder.sandbox.limits import ProbeLimits
 from autograder.sandbox.runner import ProbeServer
+
+if TYPE_CHECKING:
+    import torch
 
 PROBES = probe_source()
 
@@ -128,6 +130,7 @@ def run_probe(student_code, submission, probe_server, confined, tmp_path_factory
 
 @pytest.fixture(scope="session")
 def mnist() -> dict[str, torch.Tensor]:
+    from autograder.grading.data import grading_subset
     return grading_subset()
 
 

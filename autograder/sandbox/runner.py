@@ -30,13 +30,17 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from . import policy
 from .processes import kill_group as _kill_group
 from .processes import remove_tree, wait_then_kill_group
 from .limits import MAX_RESULT_BYTES, ProbeLimits
+
+if TYPE_CHECKING:
+    import torch
+# torch is imported by the functions that use it, not here: the checks' pytest starts its probe server
+# (whose Python imports torch for seconds) before it has imported torch itself, and the two imports overlap.
 
 # What the child runs. It is passed on the command line, so the child needs no file of ours.
 _CHILD_BODY = r'''
@@ -246,6 +250,8 @@ def _prepare(code: Code, probe: str, inputs: dict, scratch: Path) -> None:
     here follows a link or writes over a file: every file is created anew in the folder opened
     without following links.
     """
+    import torch
+
     scratch.parent.mkdir(parents=True, exist_ok=True)
     try:
         scratch.mkdir()
@@ -412,6 +418,8 @@ def _tail(scratch: Path, name: str, limit: int = 4000) -> str:
 
 def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, output: str,
              limits: ProbeLimits) -> Outcome:
+    import torch
+
     def make(status: str, message: str, data: dict | None = None, missing_name=None, load_failures=()) -> Outcome:
         return Outcome(status, message, data or {}, seconds, output, missing_name, list(load_failures))
 
@@ -461,8 +469,7 @@ def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, ou
 
 _PLAIN = (str, int, float, bool, type(None))
 # What torch.save writes and a check may use: real numbers on the CPU.
-_DTYPES = {torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.int16, torch.int32,
-           torch.int64, torch.uint8, torch.bool}
+_DTYPES = ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
 MAX_PICKLE_BYTES = 2**20       # the structure of a probe's results (the tensors are stored beside it)
 MAX_NODES, MAX_DEPTH, MAX_STRING = 100_000, 16, 2**20
 
@@ -499,6 +506,8 @@ def _invalid(data, where: str = "the results") -> str:
     The structure is bounded too (nodes visited, shared ones each time; depth; string length), so
     that walking it is cheap whatever the probe sent.
     """
+    import torch
+
     budget = [MAX_NODES]
 
     def check(value, where: str, depth: int) -> str:
@@ -523,8 +532,10 @@ def _invalid(data, where: str = "the results") -> str:
 
 
 def _invalid_tensor(data: torch.Tensor, where: str) -> str:
+    import torch
+
     if (type(data) is not torch.Tensor or data.layout != torch.strided or data.is_quantized or data.is_nested
-            or data.device.type != "cpu" or data.dtype not in _DTYPES):
+            or data.device.type != "cpu" or data.dtype not in {getattr(torch, name) for name in _DTYPES}):
         return f"{where} is not a plain tensor of real numbers on the CPU"
     size = data.numel() * data.element_size()
     if size > MAX_RESULT_BYTES:

@@ -62,6 +62,15 @@ def _release_code():
     return release, student_code(release, release)
 
 
+def test_hidden_checks_that_cannot_run_stop_the_grading_instead_of_scoring_zero(tmp_path):
+    """pytest's exit code says whether the checks ran: a check file it cannot find is the grader's error, not zero points."""
+    from autograder.grading.run_checks import run_hidden_checks
+    _, code = _release_code()
+    with pytest.raises(RuntimeError, match="exit code 4") as raised:
+        run_hidden_checks(code, tmp_path, grade_ids={"p3a_kl_divergence", "p9_no_such_part"})
+    assert "test_p9_no_such_part.py" in str(raised.value), f"the error does not name the missing file: {raised.value}"
+
+
 def test_every_hidden_check_fails_on_the_releases_own_code(tmp_path):
     """Why grading may skip the checks of an untouched release: run in full, not one of them passes."""
     from autograder.grading.run_checks import run_hidden_checks

@@ -38,6 +38,8 @@ def pytest_addoption(parser):
     parser.addoption("--report", help="where to write the JSON report of every check")
     parser.addoption("--unconfined", action="store_true",
                      help="run probes without the sandbox (only when the grader chose --unconfined)")
+    parser.addoption("--exit-when-reported", action="store_true",
+                     help="end the process as soon as the report is written (grading's runs, run_checks.py)")
 
 
 @pytest.fixture(scope="session")
@@ -182,17 +184,19 @@ def pytest_sessionfinish(session, exitstatus):
     path = session.config.getoption("--report")
     if path and not hasattr(session.config, "workerinput"):
         Path(path).write_text(json.dumps(sorted(_results, key=lambda r: (r["grade_id"], r["check"])), indent=1))
-        _EXIT_STATUS.append(int(exitstatus))
+        if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):   # else pytest has an error to print
+            _EXIT_STATUS.append(int(exitstatus))
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
-    """The report is written and pytest has said all it had to: end the process here.
+    """With --exit-when-reported: the checks ran, the report is written and pytest has said all it had to, so end
+    the process here.
 
     The interpreter's own teardown (torch's, mostly) takes about a second, and the student's grade
     waits for this process to end (run_checks reads the report then).
     """
-    if _EXIT_STATUS and not config.pluginmanager.has_plugin("dsession"):
+    if _EXIT_STATUS and config.getoption("--exit-when-reported") and not config.pluginmanager.has_plugin("dsession"):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_EXIT_STATUS[0])

@@ -60,10 +60,13 @@ def main(argv: list[str] | None = None) -> None:
     code = extracted["solution"].statements
 
     def check_file(path: Path, submission: Path):
-        # check=False: the release fails its checks, which is what is being timed
-        return lambda: subprocess.run([*checks_pytest(), str(path), f"--basetemp={tempfile.mkdtemp(dir=scratch)}",
-                                       f"--submission={submission}"],
-                                      cwd=REPO_ROOT, env=checks_env(), capture_output=True, check=False)
+        # check=False: the release fails its checks, which is what is being timed; with a report, as grading runs them
+        def run():
+            folder = Path(tempfile.mkdtemp(dir=scratch))
+            return subprocess.run([*checks_pytest(), str(path), f"--basetemp={folder / 'probes'}",
+                                   f"--submission={submission}", f"--report={folder / 'report.json'}",
+                                   "--exit-when-reported"], cwd=REPO_ROOT, env=checks_env(), capture_output=True, check=False)
+        return run
 
     courses = {}
     if not args.no_autograde:

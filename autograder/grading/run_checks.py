@@ -64,12 +64,16 @@ def run_hidden_checks(code: StudentCode, workdir: Path, grade_ids: set[str] | No
     report = workdir / "report.json"
     files = [str(CHECKS_DIR / f"test_{gid}.py") for gid in sorted(grade_ids)] if grade_ids else [str(CHECKS_DIR)]
     command = [*checks_pytest(), *files, f"--basetemp={workdir / 'probes'}",
-               f"--submission={workdir / 'submission.json'}", f"--report={report}",
+               f"--submission={workdir / 'submission.json'}", f"--report={report}", "--exit-when-reported",
                *(["--unconfined"] if unconfined else [])]
     result = subprocess.run(command, cwd=REPO_ROOT, env=checks_env(), capture_output=True, text=True,
                             timeout=WHOLE_RUN_SECONDS, preexec_fn=limit_grading_memory)
-    if not report.exists():
-        raise RuntimeError(f"the hidden checks did not run:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    # 0: every check passed, 1: some failed. Anything else is the grader's fault (a check file that does not
+    # import, an unknown file), never the submission's: its code runs only in the sandbox, not in this pytest.
+    if result.returncode not in (0, 1) or not report.exists():
+        raise RuntimeError(f"the hidden checks did not run (pytest's exit code {result.returncode}; a check file "
+                           f"that fails to import gives 2, an unknown one 4):\n{result.stdout[-2000:]}\n"
+                           f"{result.stderr[-2000:]}")
     return json.loads(report.read_text())
 
 

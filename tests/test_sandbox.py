@@ -62,6 +62,8 @@ def test_an_exception_is_reported_with_its_type_and_line(call, tmp_path):
     ("def f(x):\n    import sys\n    sys.exit(0)\n", "SystemExit"),
     ("def f(x):\n    import os\n    os._exit(0)\n", "sys.exit, os._exit"),
     ("def f(x):\n    import os, signal\n    os.kill(os.getpid(), signal.SIGKILL)\n", "SIGKILL"),
+    ("def f(x):\n    import os, signal\n    signal.signal(40, signal.SIG_DFL)\n    os.kill(os.getpid(), 40)\n",
+     "killed by signal 40"),
 ])
 def test_a_submission_that_ends_its_process_loses_only_this_call(call, code, words, tmp_path):
     outcome = call(code)

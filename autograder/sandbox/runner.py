@@ -461,7 +461,10 @@ def _outcome(scratch: Path, returncode: int, timed_out: bool, seconds: float, ou
             return make("error", f"the results of this check were refused: {problem}")
         return make("ok", "ran to the end", data)
     if returncode is not None and returncode < 0:
-        name = signal.Signals(-returncode).name
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:   # a real-time signal (34 and up) has no name
+            name = f"signal {-returncode}"
         return make("died", f"the process was killed by {name} before the check finished")
     return make("died", f"the process ended (exit code {returncode}) before the check finished: "
                         "does your code call sys.exit, os._exit or kill itself?")

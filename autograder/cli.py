@@ -68,6 +68,7 @@ def print_class_table(result, course: Course, feedback: dict[str, Path]) -> None
 
 
 def cmd_grade(args: argparse.Namespace) -> int:
+    from autograder.grading.data import DataUnavailable
     from autograder.sandbox.policy import SandboxUnavailable
     from autograder.staff.feedback import generate_feedback
     from autograder.workflow.grade_class import grade_class
@@ -78,7 +79,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
         result = grade_class(Path(args.downloads), course, Path(args.roster) if args.roster else None,
                              workers=args.workers, force=args.force, limits=limits,
                              only=set(args.student) if args.student else None)
-    except SandboxUnavailable as e:
+    except (SandboxUnavailable, DataUnavailable) as e:
         print(f"Not graded: {e}", file=sys.stderr)
         return 2
     graded = [s for s, r in result.students.items() if r.status == "graded"]

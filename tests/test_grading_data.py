@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from assignment.paths import mnist_root
-from autograder.grading.data import HELD_OUT_IMAGES, TRAIN_FILE, TRAIN_IMAGES, grading_subset, read_idx_images
+from autograder.grading.data import HELD_OUT_IMAGES, TEST_FILE, TRAIN_FILE, TRAIN_IMAGES, grading_subset, read_idx_images
 
 
 def test_the_subset_is_the_first_images_torchvision_loads():
@@ -29,3 +29,55 @@ def test_a_cut_or_foreign_file_is_refused_with_the_fix(tmp_path):
         with pytest.raises(ValueError, match=why) as raised:
             read_idx_images(path, 20)
         assert "download MNIST again" in str(raised.value)
+
+
+@pytest.fixture
+def cut_mnist(tmp_path, monkeypatch):
+    """MNIST_ROOT pointing at a copy of MNIST whose training images stop after ten."""
+    raw = tmp_path / "mnist" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    whole = mnist_root() / "MNIST" / "raw"
+    (raw / TRAIN_FILE).write_bytes((whole / TRAIN_FILE).read_bytes()[:16 + 784 * 10])
+    (raw / TEST_FILE).write_bytes((whole / TEST_FILE).read_bytes())
+    monkeypatch.setenv("MNIST_ROOT", str(tmp_path / "mnist"))
+    return tmp_path / "mnist"
+
+
+def test_the_data_check_passes_on_the_graders_mnist():
+    from autograder.grading import data
+    data.check()
+
+
+def test_the_data_check_says_what_is_wrong_and_how_to_fix_it(cut_mnist):
+    from autograder.grading import data
+    with pytest.raises(data.DataUnavailable, match="cut short") as raised:
+        data.check()
+    assert "set MNIST_ROOT" in str(raised.value) and "Nobody was graded" in str(raised.value), str(raised.value)
+
+
+def test_the_class_command_grades_nobody_when_the_checks_cannot_read_mnist(cut_mnist, tmp_path):
+    """Every hidden check would fail for the grader's missing images: refuse, before anyone is scored zero."""
+    import subprocess
+    import sys
+    from assignment.environment import course_env
+    from assignment.paths import SOURCE_NOTEBOOK
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    (downloads / "ada_vae.ipynb").write_bytes(SOURCE_NOTEBOOK.read_bytes())
+    course = tmp_path / "course"
+    graded = subprocess.run([sys.executable, "-m", "autograder", "grade", str(downloads), "--course", str(course)],
+                            env=course_env(), capture_output=True, text=True, timeout=300)
+    assert graded.returncode == 2 and "Not graded: the hidden checks cannot read MNIST" in graded.stderr, (
+        f"exit {graded.returncode}: {graded.stdout[-500:]} {graded.stderr[-1000:]}")
+    assert not (course / "gradebook.db").exists(), "the class command recorded something before refusing"
+
+
+def test_checks_that_cannot_read_mnist_stop_instead_of_failing_every_check(cut_mnist, tmp_path):
+    from assignment import notebooks
+    from assignment.paths import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK
+    from autograder.grading.extract import student_code
+    from autograder.grading.run_checks import run_hidden_checks
+    code = student_code(notebooks.read(SOURCE_NOTEBOOK), notebooks.read(RELEASE_NOTEBOOK))
+    with pytest.raises(RuntimeError, match="exit code 3") as raised:
+        run_hidden_checks(code, tmp_path, grade_ids={"p2c_train_autoencoder"})
+    assert "cannot read MNIST" in str(raised.value), str(raised.value)[-1500:]

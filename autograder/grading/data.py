@@ -3,42 +3,89 @@
 Read straight from the IDX files of torchvision's layout (`<MNIST_ROOT>/MNIST/raw/`): importing
 torchvision costs the checks' process two seconds of CPU (it imports torch._dynamo), on the path
 every student's grading waits for. torchvision is used only to download MNIST when it is not there.
+
+`check()` is the class command's look at the data before it grades anyone, as policy.check() is
+for the sandbox: without the subset every hidden check would fail, and every student would get
+zero for the grader's missing files. It reads only the files' headers, so torch is imported only
+by what reads the images.
 """
 from __future__ import annotations
 
 import struct
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from assignment.paths import mnist_root
+
+if TYPE_CHECKING:
+    import torch
 
 TRAIN_IMAGES, HELD_OUT_IMAGES = 2048, 256
 TRAIN_FILE, TEST_FILE = "train-images-idx3-ubyte", "t10k-images-idx3-ubyte"
 IMAGES_MAGIC = 2051   # the IDX header of a file of uint8 images: 0x00000803
+IMAGE_SIDE = 28
+
+
+class DataUnavailable(RuntimeError):
+    """The hidden checks cannot read their MNIST subset here: grading refuses to start rather than score everyone zero."""
+
+    def __init__(self, reason: str):
+        super().__init__(f"the hidden checks cannot read MNIST ({reason}). To fix it, set MNIST_ROOT to the folder "
+                         "that holds torchvision's MNIST (MNIST/raw/ inside it), or grade once on a machine that is "
+                         "online, which downloads it there. Nobody was graded")
+        self.reason = reason
+
+
+def _image_count(path: Path, count: int) -> int:
+    """Check that `path` is an IDX file of at least `count` 28x28 images, whole; return the bytes they take."""
+    fix = f"download MNIST again into {path.parents[2]}"   # <root>/MNIST/raw/<file>
+    with open(path, "rb") as f:
+        header = f.read(16)
+        size = f.seek(0, 2)
+    magic, stored, rows, cols = struct.unpack(">IIII", header) if len(header) == 16 else (0, 0, 0, 0)
+    if magic != IMAGES_MAGIC or stored < count or (rows, cols) != (IMAGE_SIDE, IMAGE_SIDE):
+        raise ValueError(f"{path} is not an MNIST image file with at least {count} images of 28x28 "
+                         f"(magic {magic}, {stored} images of {rows}x{cols}): {fix}")
+    if size < 16 + count * rows * cols:
+        raise ValueError(f"{path} is cut short: {fix}")
+    return count * rows * cols
 
 
 def read_idx_images(path: Path, count: int) -> torch.Tensor:
     """The first `count` images of an IDX file of 28x28 images, [count, 1, 28, 28] in [0, 1]."""
-    fix = f"download MNIST again into {path.parents[2]}"   # <root>/MNIST/raw/<file>
+    import torch
+
+    length = _image_count(path, count)
     with open(path, "rb") as f:
-        header = f.read(16)
-        magic, stored, rows, cols = struct.unpack(">IIII", header) if len(header) == 16 else (0, 0, 0, 0)
-        if magic != IMAGES_MAGIC or stored < count or (rows, cols) != (28, 28):
-            raise ValueError(f"{path} is not an MNIST image file with at least {count} images of 28x28 "
-                             f"(magic {magic}, {stored} images of {rows}x{cols}): {fix}")
-        pixels = f.read(count * rows * cols)
-    if len(pixels) != count * rows * cols:
-        raise ValueError(f"{path} is cut short: {fix}")
-    return torch.frombuffer(bytearray(pixels), dtype=torch.uint8).view(count, 1, rows, cols).float() / 255.0
+        f.seek(16)
+        pixels = f.read(length)
+    if len(pixels) != length:   # shortened since it was checked
+        raise ValueError(f"{path} is cut short: download MNIST again into {path.parents[2]}")
+    return torch.frombuffer(bytearray(pixels), dtype=torch.uint8).view(count, 1, IMAGE_SIDE, IMAGE_SIDE).float() / 255.0
+
+
+def _raw_folder() -> Path:
+    """<MNIST_ROOT>/MNIST/raw, after downloading MNIST there if its image files are missing (online machines only)."""
+    root = mnist_root()
+    raw = root / "MNIST" / "raw"
+    if not ((raw / TRAIN_FILE).is_file() and (raw / TEST_FILE).is_file()):
+        from torchvision import datasets   # downloads MNIST where the notebook would
+        datasets.MNIST(str(root), train=True, download=True)
+        datasets.MNIST(str(root), train=False, download=True)
+    return raw
+
+
+def check() -> None:
+    """Raise DataUnavailable, saying why and how to fix it, unless the grading subset can be read here."""
+    try:
+        raw = _raw_folder()
+        _image_count(raw / TRAIN_FILE, TRAIN_IMAGES)
+        _image_count(raw / TEST_FILE, HELD_OUT_IMAGES)
+    except (OSError, ValueError, RuntimeError) as e:   # RuntimeError: torchvision's failed download
+        raise DataUnavailable(f"{type(e).__name__}: {e}" if isinstance(e, OSError) else str(e)) from e
 
 
 def grading_subset() -> dict[str, torch.Tensor]:
     """The first 2,048 training images and the first 256 test images, [N, 1, 28, 28] in [0, 1]."""
-    root = mnist_root()
-    raw = root / "MNIST" / "raw"
-    if not ((raw / TRAIN_FILE).is_file() and (raw / TEST_FILE).is_file()):
-        from torchvision import datasets   # downloads MNIST where the notebook would (online machines only)
-        datasets.MNIST(str(root), train=True, download=True)
-        datasets.MNIST(str(root), train=False, download=True)
+    raw = _raw_folder()
     return {"train": read_idx_images(raw / TRAIN_FILE, TRAIN_IMAGES), "test": read_idx_images(raw / TEST_FILE, HELD_OUT_IMAGES)}

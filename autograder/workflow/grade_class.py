@@ -35,6 +35,7 @@ from autograder.intake import collect as collecting
 from autograder.workflow import grade_student
 from autograder.course import NOTEBOOK, Course, prepare
 from autograder.intake.repair import check
+from autograder.grading import data
 from autograder.grading.run_checks import UNCONFINED_NOTE, autograded_points
 from autograder.grading.version import grader_version
 from autograder.sandbox import policy
@@ -163,10 +164,12 @@ def grade_collection(collection: collecting.Collection, course: Course = Course(
 
     Students' code sees nothing of the course, the downloads or this repository (sandbox/policy.py).
     Raises policy.SandboxUnavailable, saying why and how to fix it, before grading anyone if the
-    sandbox cannot start here, unless `limits.unconfined`.
+    sandbox cannot start here, unless `limits.unconfined`; and data.DataUnavailable if the hidden
+    checks' MNIST cannot be read (every check would fail, for every student).
     """
     if not limits.unconfined:
         policy.check()
+    data.check()
     started = time.perf_counter()
     prepare(course)
     release = notebooks.read(RELEASE_NOTEBOOK)

@@ -27,6 +27,7 @@ from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT
 
 from autograder.intake.collect import Collection, Download
 from autograder.course import Course
+from autograder.grading.data import DataUnavailable
 from autograder.grading.record import GradingRecord
 from autograder.grading.run_checks import autograded_points
 from autograder.sandbox.policy import SandboxUnavailable
@@ -126,9 +127,10 @@ def run(root: Path) -> dict:
         try:
             result = grade_collection(Collection(submissions={STUDENT: download}), course, progress=False)
             report = result.students[STUDENT]
-        except SandboxUnavailable as e:   # the image's fault, not the student's: say so to both
+        except (SandboxUnavailable, DataUnavailable) as e:   # the image's fault, not the student's: say so to both
+            what = "start its sandbox" if isinstance(e, SandboxUnavailable) else "read its copy of MNIST"
             report = StudentReport(STUDENT, download.origin, "failed",
-                                   f"the autograder could not start its sandbox, so nothing was graded; your "
+                                   f"the autograder could not {what}, so nothing was graded; your "
                                    f"course staff has been told how to fix it ({e})",
                                    max_scores=autograded_points(notebooks.read(RELEASE_NOTEBOOK)))
     results = results_for(report, check_reports(course), note, time.perf_counter() - started)

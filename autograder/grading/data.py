@@ -32,7 +32,7 @@ class DataUnavailable(RuntimeError):
     def __init__(self, reason: str):
         super().__init__(f"the hidden checks cannot read MNIST ({reason}). To fix it, set MNIST_ROOT to the folder "
                          "that holds torchvision's MNIST (MNIST/raw/ inside it), or grade once on a machine that is "
-                         "online, which downloads it there. Nobody was graded")
+                         "online, which downloads it there")
         self.reason = reason
 
 
@@ -81,8 +81,8 @@ def check() -> None:
         raw = _raw_folder()
         _image_count(raw / TRAIN_FILE, TRAIN_IMAGES)
         _image_count(raw / TEST_FILE, HELD_OUT_IMAGES)
-    except (OSError, ValueError, RuntimeError) as e:   # RuntimeError: torchvision's failed download
-        raise DataUnavailable(f"{type(e).__name__}: {e}" if isinstance(e, OSError) else str(e)) from e
+    except (OSError, ValueError, RuntimeError, ImportError) as e:   # RuntimeError: torchvision's failed download
+        raise DataUnavailable(str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}") from e
 
 
 def grading_subset() -> dict[str, torch.Tensor]:

@@ -23,6 +23,7 @@ from assignment.paths import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK
 from autograder.sandbox import runner as sandbox
 from autograder.sandbox import probe_source
 from autograder.sandbox.limits import ProbeLimits
+from autograder.sandbox.processes import remove_tree
 from autograder.checks import regimes as R
 from autograder.grading.data import grading_subset
 from autograder.grading.extract import student_code
@@ -71,8 +72,11 @@ def main(argv: list[str] | None = None) -> None:
     scratch_root = Path(tempfile.mkdtemp(prefix="vae-calibration-"))
 
     def run_probe(entry: str, inputs: dict, seconds: float = 120) -> dict:
-        outcome = sandbox.run(code, PROBES, entry, inputs, Path(tempfile.mkdtemp(dir=scratch_root)),
-                              ProbeLimits(seconds=seconds * 3, threads=1))
+        scratch = Path(tempfile.mkdtemp(dir=scratch_root))
+        try:
+            outcome = sandbox.run(code, PROBES, entry, inputs, scratch, ProbeLimits(seconds=seconds * 3, threads=1))
+        finally:
+            remove_tree(scratch)   # the probe's inputs and trained weights: megabytes, a hundred probes a run
         if not outcome.ok:
             raise RuntimeError(f"{entry} failed on the reference: {outcome.message}\n{outcome.output}")
         return outcome.data
@@ -95,11 +99,14 @@ def main(argv: list[str] | None = None) -> None:
 
     jobs = [(seed, run) for seed in range(args.seeds) for run in args.runs]
     observed: dict[str, dict[str, list[float]]] = {}
-    with ThreadPoolExecutor(args.workers) as pool:
-        for seed, run, values in pool.map(lambda job: one_run(*job), jobs):
-            for key, value in values.items():
-                observed.setdefault(run, {}).setdefault(key, []).append(value)
-            print(f"seed {seed:2d} {run:6s} " + "  ".join(f"{k} {v:.4g}" for k, v in values.items()), flush=True)
+    try:
+        with ThreadPoolExecutor(args.workers) as pool:
+            for seed, run, values in pool.map(lambda job: one_run(*job), jobs):
+                for key, value in values.items():
+                    observed.setdefault(run, {}).setdefault(key, []).append(value)
+                print(f"seed {seed:2d} {run:6s} " + "  ".join(f"{k} {v:.4g}" for k, v in values.items()), flush=True)
+    finally:
+        remove_tree(scratch_root)
 
     print(f"\nReference solution (best_beta = {best_beta:g}) over {args.seeds} seeds:")
     print(f"{'quantity':38s} {'rule':>10s} {'min':>10s} {'median':>10s} {'max':>10s}  worst-case margin")

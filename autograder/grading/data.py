@@ -12,6 +12,7 @@ by what reads the images.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,21 +34,23 @@ class DataUnavailable(RuntimeError):
         super().__init__(f"the hidden checks cannot read MNIST ({reason}). To fix it, set MNIST_ROOT to the folder "
                          "that holds torchvision's MNIST (MNIST/raw/ inside it), or grade once on a machine that is "
                          "online, which downloads it there")
-        self.reason = reason
+
+
+def _fix(path: Path) -> str:
+    return f"download MNIST again into {path.parents[2]}"   # <root>/MNIST/raw/<file>
 
 
 def _image_count(path: Path, count: int) -> int:
     """Check that `path` is an IDX file of at least `count` 28x28 images, whole; return the bytes they take."""
-    fix = f"download MNIST again into {path.parents[2]}"   # <root>/MNIST/raw/<file>
     with open(path, "rb") as f:
         header = f.read(16)
         size = f.seek(0, 2)
     magic, stored, rows, cols = struct.unpack(">IIII", header) if len(header) == 16 else (0, 0, 0, 0)
     if magic != IMAGES_MAGIC or stored < count or (rows, cols) != (IMAGE_SIDE, IMAGE_SIDE):
         raise ValueError(f"{path} is not an MNIST image file with at least {count} images of 28x28 "
-                         f"(magic {magic}, {stored} images of {rows}x{cols}): {fix}")
+                         f"(magic {magic}, {stored} images of {rows}x{cols}): {_fix(path)}")
     if size < 16 + count * rows * cols:
-        raise ValueError(f"{path} is cut short: {fix}")
+        raise ValueError(f"{path} is cut short: {_fix(path)}")
     return count * rows * cols
 
 
@@ -60,7 +63,7 @@ def read_idx_images(path: Path, count: int) -> torch.Tensor:
         f.seek(16)
         pixels = f.read(length)
     if len(pixels) != length:   # shortened since it was checked
-        raise ValueError(f"{path} is cut short: download MNIST again into {path.parents[2]}")
+        raise ValueError(f"{path} is cut short: {_fix(path)}")
     return torch.frombuffer(bytearray(pixels), dtype=torch.uint8).view(count, 1, IMAGE_SIDE, IMAGE_SIDE).float() / 255.0
 
 
@@ -75,17 +78,20 @@ def _raw_folder() -> Path:
     return raw
 
 
-def check() -> None:
-    """Raise DataUnavailable, saying why and how to fix it, unless the grading subset can be read here."""
+def _subset(read: Callable[[Path, int], object]) -> dict:
+    """`read(path, count)` of the training and the held-out images; any failure as DataUnavailable."""
     try:
         raw = _raw_folder()
-        _image_count(raw / TRAIN_FILE, TRAIN_IMAGES)
-        _image_count(raw / TEST_FILE, HELD_OUT_IMAGES)
+        return {"train": read(raw / TRAIN_FILE, TRAIN_IMAGES), "test": read(raw / TEST_FILE, HELD_OUT_IMAGES)}
     except (OSError, ValueError, RuntimeError, ImportError) as e:   # RuntimeError: torchvision's failed download
         raise DataUnavailable(str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}") from e
 
 
+def check() -> None:
+    """Raise DataUnavailable, saying why and how to fix it, unless the grading subset can be read here."""
+    _subset(_image_count)
+
+
 def grading_subset() -> dict[str, torch.Tensor]:
-    """The first 2,048 training images and the first 256 test images, [N, 1, 28, 28] in [0, 1]."""
-    raw = _raw_folder()
-    return {"train": read_idx_images(raw / TRAIN_FILE, TRAIN_IMAGES), "test": read_idx_images(raw / TEST_FILE, HELD_OUT_IMAGES)}
+    """The first 2,048 training images and the first 256 test images, [N, 1, 28, 28] in [0, 1]; or DataUnavailable."""
+    return _subset(read_idx_images)

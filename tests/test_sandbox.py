@@ -128,6 +128,36 @@ def test_a_forged_pickle_in_place_of_the_results_is_never_unpickled(call, tmp_pa
     assert not marker.exists()
 
 
+TRAIN_A_CONV_NET = """
+import os, torch
+def f(x):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 32, 4, 2, 1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
+                              torch.nn.Flatten(), torch.nn.Linear(32 * 14 * 14, 10))
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    for _ in range(5):   # activations of megabytes: blocks glibc would hand back to the system after every step
+        loss = net(images).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return {"weights": torch.cat([p.detach().flatten() for p in net.parameters()]),
+            "kept": torch.tensor(int(os.environ.get("MALLOC_TRIM_THRESHOLD_", "0")))}
+"""
+
+
+def test_keeping_freed_memory_in_the_probe_changes_no_training_result(monkeypatch, tmp_path):
+    """The probe's allocator setting (runner._PROBE_ENV) reaches the probe and leaves its training bit for bit the same."""
+    from autograder.sandbox import runner
+    kept = run(TRAIN_A_CONV_NET, PROBE, "call", {"x": torch.zeros(1)}, tmp_path / "kept", FAST)
+    monkeypatch.setattr(runner, "_PROBE_ENV", {k: v for k, v in runner._PROBE_ENV.items() if not k.startswith("MALLOC_")})
+    default = run(TRAIN_A_CONV_NET, PROBE, "call", {"x": torch.zeros(1)}, tmp_path / "default", FAST)
+    assert kept.ok and default.ok, kept.message + default.message
+    assert kept.data["y"]["kept"].item() > 0 and default.data["y"]["kept"].item() == 0, "the setting did not reach the probe"
+    assert torch.equal(kept.data["y"]["weights"], default.data["y"]["weights"]), (
+        "the allocator setting changed what the probe computed: a student's grade would depend on it")
+
+
 def test_the_child_sees_no_secret_of_the_graders_environment(call, monkeypatch, tmp_path):
     monkeypatch.setenv("GRADEBOOK_PASSWORD", "hunter2")
     code = "import os, torch\ndef f(x):\n    return torch.tensor(len(os.environ.get('GRADEBOOK_PASSWORD', '')))\n"

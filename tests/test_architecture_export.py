@@ -663,3 +663,40 @@ def test_a_probe_that_defers_its_networks_forever_gets_nothing():
         return {f"{key}_{nz}": {"deferred": True} for nz in inputs["nzs"] for key in ("encoder", "decoder")}
     out = p2a.measure(run_probe, p2a.grader_inputs())
     assert all(isinstance(v, str) and "not of the expected form" in v for v in out.values()), out
+
+
+WARMED_UP_RUN = '''
+import sys
+import torch
+from test_architecture_export import student, REFERENCE, IMAGES
+from autograder.sandbox.graph_export import export_network
+from autograder.grading import architecture
+namespace = student(REFERENCE)
+descriptions = {name: export_network(namespace[name](16), {"forward": ("", x)}, namespace)
+                for name, x in (("Encoder", IMAGES[:2]), ("Decoder", torch.randn(2, 16)))}
+assert "sympy" not in sys.modules, "the test no longer starts without the meta device's imports"
+if WARM:
+    architecture.warm_up()
+before = set(sys.modules)
+for name, x in (("Encoder", IMAGES[:3]), ("Decoder", torch.randn(3, 16))):
+    network = architecture.rebuild(descriptions[name], name)
+    for train in (False, True):
+        network.run("forward", x, train=train)
+print(len(set(sys.modules) - before))
+'''
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["after the warm-up", "without it"])
+def test_the_warm_up_does_the_imports_that_the_first_rebuilt_network_would_wait_for(warm):
+    """architecture.warm_up() (which the checks run while their first probe waits for the probe server) imports
+    what the meta device needs, so that running the first rebuilt reference network imports nothing more."""
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-c", f"WARM = {warm}\n" + WARMED_UP_RUN], cwd=Path(__file__).parent,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = int(result.stdout.split()[-1])
+    if warm:
+        assert imported == 0, f"running the first rebuilt network still imported {imported} modules after the warm-up"
+    else:   # the control: the imports the warm-up takes off the student's wait are there to take
+        assert imported > 100, f"without the warm-up the first run imported only {imported} modules"

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -107,6 +108,18 @@ def pytest_sessionstart(session):
         server = ProbeServer(_server_limits(confined=not session.config.getoption("--unconfined")))
         server.start(factory.getbasetemp().resolve())   # where run_probe makes each probe's scratch folder
         _STARTED.append(server)
+
+
+def pytest_collection_finish(session):
+    """Warm up the meta device (architecture.warm_up, about a second) while the first probe waits for the server.
+
+    Only when the probe server was started at the session's start (a grading's run) and a
+    collected check rebuilds networks (it imported the architecture module). A daemon thread: the
+    main one sends that probe and waits for it, and a rebuild that comes first waits for the import.
+    """
+    architecture = sys.modules.get("autograder.grading.architecture")
+    if _STARTED and architecture is not None and session.items:
+        threading.Thread(target=architecture.warm_up, name="warm-up-meta", daemon=True).start()
 
 
 @pytest.fixture(scope="session")

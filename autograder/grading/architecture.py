@@ -726,6 +726,23 @@ def _tensor(value, name: str) -> torch.Tensor:
     return value
 
 
+def warm_up() -> None:
+    """One small forward pass on the meta device, of the layers the course's networks are made of.
+
+    The meta device's first operations import torch's symbolic-shape machinery (sympy: about a
+    second). The checks call this in a thread while their first probe waits for the probe server to
+    start (checks/conftest.py), so that the first network rebuilt does not make the student's grade wait for it.
+    """
+    with torch.device("meta"):
+        encoder = nn.Sequential(nn.Conv2d(1, 2, 4, 2, 1), nn.BatchNorm2d(2), nn.LeakyReLU(0.2), nn.Flatten(),
+                                nn.Linear(392, 4))
+        decoder = nn.Sequential(nn.Unflatten(1, (1, 2, 2)), nn.ConvTranspose2d(1, 1, 4, 2, 1), nn.BatchNorm2d(1),
+                                nn.ReLU(), nn.Sigmoid())
+    for train in (True, False):
+        with torch.no_grad():
+            decoder.train(train)(encoder.train(train)(torch.empty(2, 1, 28, 28, device="meta")))
+
+
 def rebuild(description, who: str) -> Network:
     """The network `description` describes, rebuilt from the whitelist; raises Unreadable in plain words.
 

@@ -129,7 +129,12 @@ def test_a_forged_pickle_in_place_of_the_results_is_never_unpickled(call, tmp_pa
 
 
 TRAIN_A_CONV_NET = """
-import os, torch
+import ctypes, torch
+
+class MallocInfo(ctypes.Structure):   # glibc's struct mallinfo2
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+
 def f(x):
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Conv2d(1, 32, 4, 2, 1), torch.nn.BatchNorm2d(32), torch.nn.ReLU(),
@@ -141,21 +146,30 @@ def f(x):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+    block = torch.empty(40 * 2**20 // 4)   # 40 MB: above glibc's own largest threshold (32 MB)
+    mallinfo2 = ctypes.CDLL(None).mallinfo2
+    mallinfo2.restype = MallocInfo
     return {"weights": torch.cat([p.detach().flatten() for p in net.parameters()]),
-            "kept": torch.tensor(int(os.environ.get("MALLOC_TRIM_THRESHOLD_", "0")))}
+            "mapped_mb": torch.tensor(mallinfo2().hblkhd // 2**20), "block": torch.tensor(block.numel())}
 """
 
 
 def test_keeping_freed_memory_in_the_probe_changes_no_training_result(monkeypatch, tmp_path):
-    """The probe's allocator setting (runner._PROBE_ENV) reaches the probe and leaves its training bit for bit the same."""
+    """The probe's allocator setting (runner._PROBE_ENV) takes effect in the probe, forked from a server or not,
+    and leaves its training bit for bit the same."""
     from autograder.sandbox import runner
-    kept = run(TRAIN_A_CONV_NET, PROBE, "call", {"x": torch.zeros(1)}, tmp_path / "kept", FAST)
+    inputs = {"x": torch.zeros(1)}
+    kept = run(TRAIN_A_CONV_NET, PROBE, "call", inputs, tmp_path / "kept", FAST)
+    with ProbeServer(FAST) as server:
+        forked = server.run(TRAIN_A_CONV_NET, PROBE, "call", inputs, tmp_path / "server" / "scratch", FAST)
     monkeypatch.setattr(runner, "_PROBE_ENV", {k: v for k, v in runner._PROBE_ENV.items() if not k.startswith("MALLOC_")})
-    default = run(TRAIN_A_CONV_NET, PROBE, "call", {"x": torch.zeros(1)}, tmp_path / "default", FAST)
-    assert kept.ok and default.ok, kept.message + default.message
-    assert kept.data["y"]["kept"].item() > 0 and default.data["y"]["kept"].item() == 0, "the setting did not reach the probe"
-    assert torch.equal(kept.data["y"]["weights"], default.data["y"]["weights"]), (
-        "the allocator setting changed what the probe computed: a student's grade would depend on it")
+    default = run(TRAIN_A_CONV_NET, PROBE, "call", inputs, tmp_path / "default", FAST)
+    assert kept.ok and forked.ok and default.ok, kept.message + forked.message + default.message
+    assert default.data["y"]["mapped_mb"].item() >= 40, "the control: without the setting glibc maps a 40 MB block"
+    for outcome in (kept, forked):
+        assert outcome.data["y"]["mapped_mb"].item() == 0, "the allocator setting did not take effect in the probe"
+        assert torch.equal(outcome.data["y"]["weights"], default.data["y"]["weights"]), (
+            "the allocator setting changed what the probe computed: a student's grade would depend on it")
 
 
 def test_the_child_sees_no_secret_of_the_graders_environment(call, monkeypatch, tmp_path):

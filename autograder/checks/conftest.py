@@ -114,12 +114,14 @@ def pytest_collection_finish(session):
     """Warm up the meta device (architecture.warm_up, about a second) while the first probe waits for the server.
 
     Only when the probe server was started at the session's start (a grading's run) and a
-    collected check rebuilds networks (it imported the architecture module). A daemon thread: the
-    main one sends that probe and waits for it, and a rebuild that comes first waits for the import.
+    collected check rebuilds networks (it imported the architecture module). The main thread
+    sends that probe and waits for it; a rebuild that comes first waits for the imports. Not a
+    daemon: an interpreter that ends while a daemon thread is inside torch aborts (exit code 134),
+    which would hide why pytest ended.
     """
     architecture = sys.modules.get("autograder.grading.architecture")
     if _STARTED and architecture is not None and session.items:
-        threading.Thread(target=architecture.warm_up, name="warm-up-meta", daemon=True).start()
+        threading.Thread(target=architecture.warm_up, name="warm-up-meta").start()
 
 
 @pytest.fixture(scope="session")

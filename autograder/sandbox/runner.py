@@ -221,8 +221,10 @@ def _die_with_parent() -> None:
 
 # glibc's malloc hands a freed block of more than a few megabytes back to the system, and a training step
 # frees and allocates its activations every time: each step then faults its memory in again. Blocks up to
-# this size stay in the probe's heap instead (it ends after one probe, and its memory limit still holds):
-# the grader's training runs 10-20% faster, bit for bit the same (tests/test_sandbox.py).
+# this size stay in the probe's heap instead (it ends after one probe; what it keeps still counts towards
+# its memory limit, which the probes' megabytes of activations are far below): the grader's training runs
+# 10-20% faster and computes bit for bit the same (tests/test_sandbox.py). Only memory read before it is
+# written (torch.empty) can differ, as it already does from one run to the next.
 _KEPT_ALLOCATION = 256 * 2**20
 
 # What the probe's interpreter needs besides the policy's base environment.

@@ -213,13 +213,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vae-course runs from a checkout of the course repository, and {REPO_ROOT} is not one (no "
               f"{NBGRADER_CONFIG.name}): install it with `pip install -e .` from the checkout.", file=sys.stderr)
         return 2
-    if argv and argv[0] in DEVELOPER_TOOLS:
-        import importlib
-        importlib.import_module(DEVELOPER_TOOLS[argv[0]][0]).main(argv[1:])
-        return 0
-    args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    return args.func(args)
+    from autograder.grading.data import DataUnavailable
+    from autograder.sandbox.policy import SandboxUnavailable
+    try:
+        if argv and argv[0] in DEVELOPER_TOOLS:
+            import importlib
+            importlib.import_module(DEVELOPER_TOOLS[argv[0]][0]).main(argv[1:])
+            return 0
+        args = parser().parse_args(argv)
+        logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+        return args.func(args)
+    except (SandboxUnavailable, DataUnavailable) as e:   # the machine, not a student: say what to fix, no traceback
+        print(f"vae-course {argv[0] if argv else ''} stopped: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -72,6 +72,18 @@ def test_the_class_command_grades_nobody_when_the_checks_cannot_read_mnist(cut_m
     assert not (course / "gradebook.db").exists(), "the class command recorded something before refusing"
 
 
+def test_every_staff_command_that_grades_says_what_to_fix_instead_of_a_traceback(cut_mnist):
+    """The benchmark of a class grades through the same code as `vae-course grade`: it stops in words too."""
+    import subprocess
+    import sys
+    from assignment.environment import course_env
+    stopped = subprocess.run([sys.executable, "-m", "autograder", "benchmark-class", "--students", "1"],
+                             env=course_env(), capture_output=True, text=True, timeout=300)
+    assert stopped.returncode == 2, f"exit {stopped.returncode}: {stopped.stderr[-1500:]}"
+    assert "benchmark-class stopped: the hidden checks cannot read MNIST" in stopped.stderr, stopped.stderr[-1500:]
+    assert "set MNIST_ROOT" in stopped.stderr and "Traceback" not in stopped.stderr, stopped.stderr[-1500:]
+
+
 def test_checks_that_cannot_read_mnist_stop_instead_of_failing_every_check(cut_mnist, tmp_path):
     from assignment import notebooks
     from assignment.paths import RELEASE_NOTEBOOK, SOURCE_NOTEBOOK

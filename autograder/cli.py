@@ -215,16 +215,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from autograder.grading.data import DataUnavailable
     from autograder.sandbox.policy import SandboxUnavailable
+    command = argv[0] if argv and argv[0] in DEVELOPER_TOOLS else None
     try:
-        if argv and argv[0] in DEVELOPER_TOOLS:
+        if command is not None:
             import importlib
-            importlib.import_module(DEVELOPER_TOOLS[argv[0]][0]).main(argv[1:])
+            importlib.import_module(DEVELOPER_TOOLS[command][0]).main(argv[1:])
             return 0
         args = parser().parse_args(argv)
+        command = args.command   # options such as --course may come before it
         logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
         return args.func(args)
     except (SandboxUnavailable, DataUnavailable) as e:   # the machine, not a student: say what to fix, no traceback
-        print(f"vae-course {argv[0] if argv else ''} stopped: {e}", file=sys.stderr)
+        print(f"vae-course {command} stopped: {e}", file=sys.stderr)
         return 2
 
 

@@ -730,8 +730,9 @@ def warm_up() -> None:
     """One small forward pass on the meta device, of the layers the course's networks are made of.
 
     The meta device's first operations import torch's symbolic-shape machinery and what it uses
-    (sympy, torch._dynamo: about 900 modules, a second). The checks call this in a thread while their first probe waits for the probe server to
-    start (checks/conftest.py), so that the first network rebuilt does not make the student's grade wait for it.
+    (sympy, torch._dynamo: about 900 modules, a second). The checks call this in a thread while
+    their first probe waits for the probe server to start (checks/conftest.py), so that the first
+    network rebuilt does not make the student's grade wait for it.
     """
     with torch.device("meta"):
         encoder = nn.Sequential(nn.Conv2d(1, 2, 4, 2, 1), nn.BatchNorm2d(2), nn.LeakyReLU(0.2), nn.Flatten(),

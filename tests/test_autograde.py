@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 
 import pytest
@@ -23,6 +24,7 @@ def graded_course(tmp_path_factory):
         shutil.copy2(notebook, folder / "vae.ipynb")
     result = run_nbgrader(["autograde", "vae", "--create"], course, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (course / "autograde.log").write_text(result.stderr)
     return course
 
 
@@ -42,6 +44,17 @@ def test_solution_gets_every_autograded_point(graded_course):
 def test_untouched_release_gets_zero_everywhere_without_crashing(graded_course):
     scores = auto_scores(graded_course, "untouched")
     assert len(scores) == 10 and all(score == 0 for score, _ in scores.values()), scores
+
+
+def test_the_kernel_starts_once_the_checks_probe_server_has_imported_torch(graded_course):
+    """The kernel is held back until the probe server has done its imports (they are what the grade waits for):
+    it waited for the server's word, not for the whole limit, and only for the notebook whose checks run."""
+    from autograder.grading.nbgrader_plugin import PROBE_SERVER_WAIT
+    log = (graded_course / "autograde.log").read_text()
+    waits = [float(w) for w in re.findall(r"probe server took ([0-9.]+) s to import torch", log)]
+    assert len(waits) == 1, f"the kernel did not wait once for the probe server's imports (for the solution only): {waits}"
+    assert 0.3 < waits[0] < PROBE_SERVER_WAIT, f"the kernel waited {waits[0]} s for the probe server"
+    assert "had not imported torch after" not in log
 
 
 def test_check_cells_carry_the_hidden_checks_report(graded_course):

@@ -172,6 +172,22 @@ def test_keeping_freed_memory_in_the_probe_changes_no_training_result(monkeypatc
             "the allocator setting changed what the probe computed: a student's grade would depend on it")
 
 
+def test_a_probe_server_says_when_its_imports_are_done_and_then_runs_probes(tmp_path):
+    """wait_ready: False while the server still imports torch, True once it has; probes then run as before.
+    Grading holds the notebook's kernel back until then (nbgrader_plugin.StartHiddenChecks)."""
+    (tmp_path / "probes").mkdir()
+    with ProbeServer(FAST) as server:
+        server.start(tmp_path / "probes")
+        assert not server.wait_ready(timeout=0.05), "the server said it was ready before it could have imported torch"
+        assert server.wait_ready(timeout=120), "the server never said it had done its imports"
+        assert server.wait_ready(timeout=0), "the server's readiness was forgotten once read"
+        outcome = server.run("def f(x):\n    return x + 1\n", PROBE, "call", {"x": torch.zeros(2)},
+                             tmp_path / "probes" / "scratch", FAST)
+        assert outcome.ok and torch.equal(outcome.data["y"], torch.ones(2)), outcome.message
+        server.close()
+        assert not server.wait_ready(timeout=1), "a stopped server was reported ready"
+
+
 def test_the_child_sees_no_secret_of_the_graders_environment(call, monkeypatch, tmp_path):
     monkeypatch.setenv("GRADEBOOK_PASSWORD", "hunter2")
     code = "import os, torch\ndef f(x):\n    return torch.tensor(len(os.environ.get('GRADEBOOK_PASSWORD', '')))\n"

@@ -5,7 +5,8 @@
   (recorded in that cell, and as an ExecutionEvent of the record) instead of the student's whole
   grading: the hidden checks do not need the kernel, so the student still gets every point earned.
 - `StartHiddenChecks` starts the hidden checks, in the grading process, before the kernel runs
-  (they read only the notebook's code); `HiddenChecks` waits for them after it, before `SaveAutoGrades`. For every
+  (they read only the notebook's code), and lets their probe server import torch before the kernel
+  starts; `HiddenChecks` waits for them after it, before `SaveAutoGrades`. For every
   autograded check cell it replaces the outputs the student's kernel produced with the hidden
   checks' report and the partial score, so that nbgrader records the score that trusted code
   computed, whatever the student's kernel printed, and writes the grading record (record.py) that
@@ -130,6 +131,7 @@ class KeepSubmittedClaims(NbGraderPreprocessor):
 # for HiddenChecks (nbconvert hands `resources` from one preprocessor to the next within a notebook's conversion).
 RUNNING_CHECKS = "vae_running_hidden_checks"
 EXECUTION_EVENTS = "vae_execution_events"
+PROBE_SERVER_WAIT = 20   # seconds the kernel waits at most for the probe server's imports (about 3 s on 2 idle cores)
 
 
 def _record_path(preprocessor: NbGraderPreprocessor, resources: dict) -> Path:
@@ -140,7 +142,12 @@ def _record_path(preprocessor: NbGraderPreprocessor, resources: dict) -> Path:
 
 
 class StartHiddenChecks(NbGraderPreprocessor):
-    """Starts the hidden checks before the kernel executes the notebook: they need only its code."""
+    """Starts the hidden checks before the kernel executes the notebook: they need only its code.
+
+    The kernel starts once the checks' probe server has imported torch (at most PROBE_SERVER_WAIT
+    seconds later): the probes are what the grade waits for, and a kernel importing torch at
+    the same time slowed them down by more than it gained (README, "How long grading takes").
+    """
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         from autograder.grading.run_checks import start_grading   # imported late: nbgrader loads this config for every command
@@ -149,8 +156,15 @@ class StartHiddenChecks(NbGraderPreprocessor):
         started = time.monotonic()
         running = start_grading(nb, unconfined=Sandbox(parent=self).unconfined)
         finished = []
-        running.add_done_callback(lambda _: finished.append(time.monotonic()))
+        running.future.add_done_callback(lambda _: finished.append(time.monotonic()))
         resources[RUNNING_CHECKS] = (running, started, finished)
+        if running.workdir is not None:   # the checks run
+            if running.wait_for_probe_server(PROBE_SERVER_WAIT):
+                self.log.info("the kernel starts now: the hidden checks' probe server took %.1f s to import torch",
+                              time.monotonic() - started)
+            elif not running.done():
+                self.log.warning("the hidden checks' probe server had not imported torch after %d s: the kernel "
+                                 "starts anyway, beside it", PROBE_SERVER_WAIT)
         return nb, resources
 
 
@@ -165,8 +179,8 @@ class HiddenChecks(NbGraderPreprocessor):
             future, started, finished = running
             kernel_done = time.monotonic()
             grades = future.result()
-            self.log.info("the kernel executed the notebook in %.1f s; the hidden checks took %.1f s beside it",
-                          kernel_done - started, (finished[0] if finished else time.monotonic()) - started)
+            self.log.info("the kernel had executed the notebook %.1f s after the hidden checks started; the checks "
+                          "took %.1f s", kernel_done - started, (finished[0] if finished else time.monotonic()) - started)
         record = GradingRecord(events=list(resources.pop(EXECUTION_EVENTS, [])),
                                confined=not Sandbox(parent=self).unconfined)
         for cell in nb.cells:

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -58,14 +59,15 @@ def run_hidden_checks(code: StudentCode, workdir: Path, grade_ids: set[str] | No
                       unconfined: bool = False) -> list[dict]:
     """Run every check file (or those of `grade_ids`) on `code`; return the raw per-check records of the report.
 
-    The probes run confined (sandbox/policy.py) unless the grader chose `unconfined`.
+    The probes run confined (sandbox/policy.py) unless the grader chose `unconfined`. The checks
+    create `probe_server_ready(workdir)` once their probe server has done its imports.
     """
     code.write(workdir / "submission.json")
     report = workdir / "report.json"
     files = [str(CHECKS_DIR / f"test_{gid}.py") for gid in sorted(grade_ids)] if grade_ids else [str(CHECKS_DIR)]
     command = [*checks_pytest(), *files, f"--basetemp={workdir / 'probes'}",
                f"--submission={workdir / 'submission.json'}", f"--report={report}", "--exit-when-reported",
-               *(["--unconfined"] if unconfined else [])]
+               f"--ready-file={probe_server_ready(workdir)}", *(["--unconfined"] if unconfined else [])]
     result = subprocess.run(command, cwd=REPO_ROOT, env=checks_env(), capture_output=True, text=True,
                             timeout=WHOLE_RUN_SECONDS, preexec_fn=limit_grading_memory)
     # 0: every check passed, 1: some failed. Anything else is the grader's fault (a check file that does not
@@ -77,6 +79,42 @@ def run_hidden_checks(code: StudentCode, workdir: Path, grade_ids: set[str] | No
     return json.loads(report.read_text())
 
 
+def probe_server_ready(workdir: Path) -> Path:
+    """The file the checks create in their grading folder once the probe server has imported torch (conftest).
+
+    Outside the probes' folder (workdir/probes, the only one the sandbox may write in), and what
+    it says is only when to start the kernel, never a result.
+    """
+    return workdir / "probe-server-ready"
+
+
+@dataclasses.dataclass
+class RunningChecks:
+    """The hidden checks of one notebook, running in the background (start_grading)."""
+    future: Future              # -> the grades by grade id
+    workdir: Path | None = None  # the checks' grading folder; None when nothing runs
+
+    def result(self) -> dict[str, CellGrade]:
+        return self.future.result()
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def wait_for_probe_server(self, timeout: float) -> bool:
+        """Wait until the checks' probe server has done its imports (True), or the checks have ended or
+        `timeout` seconds have passed (False).
+
+        The probes are what a grade waits for, and the notebook's kernel, started beside them,
+        imports torch as well: started after the server's imports, it no longer slows them down.
+        """
+        deadline = time.monotonic() + timeout
+        while self.workdir is not None and not self.future.done() and time.monotonic() < deadline:
+            if probe_server_ready(self.workdir).exists():
+                return True
+            time.sleep(0.02)
+        return self.workdir is not None and probe_server_ready(self.workdir).exists()
+
+
 def grade_notebook(submission: NotebookNode, release: NotebookNode | None = None,
                    grade_ids: set[str] | None = None, unconfined: bool = False) -> dict[str, CellGrade]:
     """Scores and reports of every autograded cell (or of those in `grade_ids`), keyed by grade id."""
@@ -84,7 +122,7 @@ def grade_notebook(submission: NotebookNode, release: NotebookNode | None = None
 
 
 def start_grading(submission: NotebookNode, release: NotebookNode | None = None,
-                  grade_ids: set[str] | None = None, unconfined: bool = False) -> Future:
+                  grade_ids: set[str] | None = None, unconfined: bool = False) -> RunningChecks:
     """grade_notebook in the background: the code is extracted now, the checks run while the caller goes on.
 
     The hidden checks need only the submission's code, not its executed outputs, so nbgrader's
@@ -107,11 +145,12 @@ def start_grading(submission: NotebookNode, release: NotebookNode | None = None,
             grade.checks.append(dataclasses.replace(NOTHING_WRITTEN))
         nothing_to_run: Future = Future()
         nothing_to_run.set_result(grades)
-        return nothing_to_run
+        return RunningChecks(nothing_to_run)
+    scratch = Path(tempfile.mkdtemp(prefix="vae-grading-"))
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hidden-checks")
-    future = background.submit(_score, extracted, grades, grade_ids, unconfined)
+    future = background.submit(_score, extracted, grades, grade_ids, unconfined, scratch)
     background.shutdown(wait=False)   # the thread ends when the checks do
-    return future
+    return RunningChecks(future, scratch)
 
 
 def _is_the_release(extracted: StudentCode, release: StudentCode) -> bool:
@@ -126,8 +165,7 @@ def _is_the_release(extracted: StudentCode, release: StudentCode) -> bool:
 
 
 def _score(extracted: StudentCode, grades: dict[str, CellGrade], grade_ids: set[str] | None,
-           unconfined: bool) -> dict[str, CellGrade]:
-    scratch = Path(tempfile.mkdtemp(prefix="vae-grading-"))
+           unconfined: bool, scratch: Path) -> dict[str, CellGrade]:
     try:
         for record in run_hidden_checks(extracted, scratch, grade_ids, unconfined):
             grade = grades.get(record["grade_id"])

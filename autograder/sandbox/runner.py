@@ -144,7 +144,7 @@ _CHILD = _CHILD_BODY + "\n_run_probe(int(sys.argv[1]), sys.argv[2], float(sys.ar
 PRELOADED = ("numpy", "torchvision", "torchvision.datasets", "torchvision.utils", "matplotlib", "matplotlib.pyplot",
              "tqdm", "tqdm.auto")
 
-# The fork server: imports torch once, then forks a fresh child per request line on stdin
+# The fork server: imports torch once and says {"ready"}, then forks a fresh child per request line on stdin
 # ({"scratch", "entry", "threads", "memory", "files"}); answers {"pid"} then {"status"} on stdout.
 _SERVER = _CHILD_BODY + r'''
 import ctypes, resource, signal
@@ -159,6 +159,7 @@ for _module in sys.argv[1:]:   # PRELOADED: what the notebook imports, imported 
         pass
 for _signal in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE):
     signal.signal(_signal, signal.SIG_IGN)
+print(json.dumps({"ready": True}), flush=True)   # imported: ProbeServer.wait_ready
 for _line in sys.stdin:
     _request = json.loads(_line)
     _pid = os.fork()
@@ -320,6 +321,7 @@ class ProbeServer:
         self._server: subprocess.Popen | None = None
         self._writable: Path | None = None   # the folder of the scratch folders (the server's only writable one)
         self._buffer = b""
+        self._ready = False   # the server said it has imported what it preloads
 
     def __enter__(self) -> "ProbeServer":
         return self
@@ -331,6 +333,7 @@ class ProbeServer:
         if self._server is not None:
             _kill_group(self._server)
             self._server = None
+        self._ready = False
 
     def start(self, writable: Path) -> None:
         """Start the server for scratch folders in `writable` now, not at the first probe: it then imports torch
@@ -342,6 +345,29 @@ class ProbeServer:
                                         preexec_fn=_die_with_parent)
         self._writable = writable
         self._buffer = b""
+        self._ready = False
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the started server has imported torch and PRELOADED; whether it has, within `timeout` seconds.
+
+        Its caller can then let other work start that would compete with those imports for the CPU
+        (the grading process holds the notebook's kernel back until then). False when the server is
+        not running, has died or is still importing; run() then waits, or restarts it, as always.
+        """
+        if self._ready or self._server is None:
+            return self._ready
+        try:
+            said = self._read_message(timeout)
+        except (ConnectionError, ValueError):
+            self.close()
+            return False
+        if said is None:
+            return False
+        if said != {"ready": True}:
+            self.close()
+            return False
+        self._ready = True
+        return True
 
     def _read_message(self, timeout: float) -> dict | None:
         """The server's next JSON line, or None when none came within `timeout` seconds."""
@@ -375,7 +401,9 @@ class ProbeServer:
         try:
             self._server.stdin.write((json.dumps(request) + "\n").encode())
             self._server.stdin.flush()
-            forked = self._read_message(timeout=120)   # the first request also waits for torch's import
+            if not self.wait_ready(timeout=120):   # the first request also waits for torch's import
+                raise ConnectionError("the probe server did not finish its imports")
+            forked = self._read_message(timeout=120)
             if forked is None:
                 raise ConnectionError("the probe server did not answer")
             started = time.perf_counter()

@@ -128,12 +128,8 @@ def pytest_collection_finish(session):
 
 
 def _say_ready(config) -> None:
-    """Create --ready-file once the probe server has imported torch (at most a minute; at once without a server).
-
-    The probes are what a grade waits for. The notebook's kernel, which grading runs beside
-    them, imports torch too when it starts: held back until the server's imports are done, it
-    no longer slows them down, and still ends before the probes do (README, "How long grading takes").
-    """
+    """Create --ready-file once the probe server has imported torch (at most a minute; at once without a server):
+    grading holds the notebook's kernel back until then (run_checks.RunningChecks.wait_for_probe_server)."""
     path = config.getoption("--ready-file")
     if not path:
         return

@@ -108,11 +108,13 @@ class RunningChecks:
         imports torch as well: started after the server's imports, it no longer slows them down.
         """
         deadline = time.monotonic() + timeout
-        while self.workdir is not None and not self.future.done() and time.monotonic() < deadline:
+        while self.workdir is not None:
             if probe_server_ready(self.workdir).exists():
                 return True
+            if self.future.done() or time.monotonic() >= deadline:
+                return False
             time.sleep(0.02)
-        return self.workdir is not None and probe_server_ready(self.workdir).exists()
+        return False
 
 
 def grade_notebook(submission: NotebookNode, release: NotebookNode | None = None,

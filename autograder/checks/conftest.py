@@ -124,16 +124,17 @@ def pytest_collection_finish(session):
     architecture = sys.modules.get("autograder.grading.architecture")
     if _STARTED and architecture is not None and session.items:
         threading.Thread(target=architecture.warm_up, name="warm-up-meta").start()
-    _say_ready(session.config)
+    _say_ready(session)
 
 
-def _say_ready(config) -> None:
-    """Create --ready-file once the probe server has imported torch (at most a minute; at once without a server):
-    grading holds the notebook's kernel back until then (run_checks.RunningChecks.wait_for_probe_server)."""
-    path = config.getoption("--ready-file")
+def _say_ready(session) -> None:
+    """Create --ready-file once the probe server has imported torch (at most a minute): grading holds the
+    notebook's kernel back until then (run_checks.RunningChecks.wait_for_probe_server). At once when no
+    check will run (no server, nothing collected, or a collection error pytest is about to report)."""
+    path = session.config.getoption("--ready-file")
     if not path:
         return
-    if _STARTED:
+    if _STARTED and session.items and not session.testsfailed:
         _STARTED[-1].wait_ready(timeout=60)
     Path(path).touch()
 

@@ -176,9 +176,9 @@ class HiddenChecks(NbGraderPreprocessor):
         if running is None:
             grades = grade_notebook(nb, unconfined=Sandbox(parent=self).unconfined)
         else:
-            future, started, finished = running
+            checks, started, finished = running
             kernel_done = time.monotonic()
-            grades = future.result()
+            grades = checks.result()
             self.log.info("the kernel had executed the notebook %.1f s after the hidden checks started; the checks "
                           "took %.1f s", kernel_done - started, (finished[0] if finished else time.monotonic()) - started)
         record = GradingRecord(events=list(resources.pop(EXECUTION_EVENTS, [])),

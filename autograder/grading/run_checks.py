@@ -150,7 +150,11 @@ def start_grading(submission: NotebookNode, release: NotebookNode | None = None,
         return RunningChecks(nothing_to_run)
     scratch = Path(tempfile.mkdtemp(prefix="vae-grading-"))
     background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hidden-checks")
-    future = background.submit(_score, extracted, grades, grade_ids, unconfined, scratch)
+    try:
+        future = background.submit(_score, extracted, grades, grade_ids, unconfined, scratch)
+    except BaseException:   # no thread, so no _score to remove the folder
+        remove_tree(scratch)
+        raise
     background.shutdown(wait=False)   # the thread ends when the checks do
     return RunningChecks(future, scratch)
 

@@ -6,6 +6,9 @@ tests/test_fairness.py and tests/test_corpus.py.
 from __future__ import annotations
 
 import copy
+import gc
+import sys
+import threading
 import time
 
 from nbformat.v4 import new_code_cell
@@ -110,3 +113,38 @@ def test_a_statement_that_ends_the_kernel_is_left_out_and_the_definitions_around
     assert [left.reason for left in view.left_out] == ["it ends the kernel (calls os._exit)",
                                                       "it ends the kernel (calls sys.exit)", "it ends the kernel (calls exit)"]
     assert "f" in kept_names(view)
+
+
+def test_threads_reading_notebooks_at_once_all_get_their_view(source_nb):
+    """Python 3.11 breaks when two threads build syntax trees at once (CPython gh-106905); the corpus
+    tests and the devtools grade in threads. A garbage collection during a parse hands the GIL over,
+    which is when another thread's parse used to make this one fail with a SystemError."""
+    cells = [(cell.metadata.get("nbgrader", {}).get("grade_id", str(k)), cell.source)
+             for k, cell in enumerate(source_nb.cells) if cell.cell_type == "code"]
+    expected = kept_names(grader_view(cells))
+    failures, views = [], []
+
+    def read_repeatedly():
+        for _ in range(5):
+            try:
+                views.append(kept_names(grader_view(cells)))
+            except Exception as error:   # noqa: BLE001 - the failure is what this test reports
+                failures.append(repr(error))
+
+    def hand_over(phase, info):
+        time.sleep(0)
+
+    switch = sys.getswitchinterval()
+    gc.callbacks.append(hand_over)
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=read_repeatedly) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch)
+        gc.callbacks.remove(hand_over)
+    assert not failures, f"reading notebooks in parallel threads failed {len(failures)} times: {failures[0]}"
+    assert views == [expected] * 20, "a thread saw a different view of the same notebook"

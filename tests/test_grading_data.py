@@ -1,10 +1,15 @@
 """The checks' MNIST subset, read without torchvision, is exactly the images torchvision gives."""
 from __future__ import annotations
 
+import socket
+import threading
+import time
+
 import pytest
 import torch
 
 from assignment.paths import mnist_root
+from autograder.grading import data
 from autograder.grading.data import HELD_OUT_IMAGES, TEST_FILE, TRAIN_FILE, TRAIN_IMAGES, grading_subset, read_idx_images
 
 
@@ -93,3 +98,29 @@ def test_checks_that_cannot_read_mnist_stop_instead_of_failing_every_check(cut_m
     with pytest.raises(RuntimeError, match="exit code 3") as raised:
         run_hidden_checks(code, tmp_path, grade_ids={"p2c_train_autoencoder"})
     assert "cannot read MNIST" in str(raised.value), str(raised.value)[-1500:]
+
+
+def test_a_silent_mirror_ends_the_download_with_the_fix_instead_of_hanging(tmp_path, monkeypatch):
+    """A network that accepts connections and never answers (a firewall dropping replies) must not hold
+    the class command forever: the data check gives up and says what to do."""
+    from torchvision import datasets
+    silent = socket.create_server(("127.0.0.1", 0))   # listens, never accepts, never answers
+    monkeypatch.setattr(datasets.MNIST, "mirrors", [f"http://127.0.0.1:{silent.getsockname()[1]}/"])
+    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT", 0.5)
+    monkeypatch.setenv("MNIST_ROOT", str(tmp_path / "nowhere"))
+    outcome = []
+
+    def check():
+        try:
+            data.check()
+            outcome.append("passed")
+        except data.DataUnavailable as error:
+            outcome.append(str(error))
+
+    started = time.monotonic()
+    worker = threading.Thread(target=check, daemon=True)
+    worker.start()
+    worker.join(60)
+    silent.close()
+    assert outcome, f"the data check was still waiting for a silent mirror after {time.monotonic() - started:.0f} s"
+    assert "set MNIST_ROOT" in outcome[0], f"the data check did not say how to fix it: {outcome[0]}"

@@ -11,8 +11,10 @@ by what reads the images.
 """
 from __future__ import annotations
 
+import contextlib
+import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,7 @@ TRAIN_IMAGES, HELD_OUT_IMAGES = 2048, 256
 TRAIN_FILE, TEST_FILE = "train-images-idx3-ubyte", "t10k-images-idx3-ubyte"
 IMAGES_MAGIC = 2051   # the IDX header of a file of uint8 images: 0x00000803
 IMAGE_SIDE = 28
+DOWNLOAD_TIMEOUT = 30   # seconds a mirror may stay silent before torchvision gives up on it
 
 
 class DataUnavailable(RuntimeError):
@@ -67,14 +70,27 @@ def read_idx_images(path: Path, count: int) -> torch.Tensor:
     return torch.frombuffer(bytearray(pixels), dtype=torch.uint8).view(count, 1, IMAGE_SIDE, IMAGE_SIDE).float() / 255.0
 
 
+@contextlib.contextmanager
+def _silence_limit(seconds: float) -> Iterator[None]:
+    """Give up on a connection silent for `seconds`: torchvision's download sets no timeout of its own,
+    and a network that drops packets would otherwise hold the class command forever."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
 def _raw_folder() -> Path:
     """<MNIST_ROOT>/MNIST/raw, after downloading MNIST there if its image files are missing (online machines only)."""
     root = mnist_root()
     raw = root / "MNIST" / "raw"
     if not ((raw / TRAIN_FILE).is_file() and (raw / TEST_FILE).is_file()):
         from torchvision import datasets   # downloads MNIST where the notebook would
-        datasets.MNIST(str(root), train=True, download=True)
-        datasets.MNIST(str(root), train=False, download=True)
+        with _silence_limit(DOWNLOAD_TIMEOUT):
+            datasets.MNIST(str(root), train=True, download=True)
+            datasets.MNIST(str(root), train=False, download=True)
     return raw
 
 

@@ -235,3 +235,16 @@ def test_a_student_over_the_time_limit_is_stopped_and_told_why(tmp_path):
     nb = copy.deepcopy(notebooks.read(SOURCE_NOTEBOOK))
     outcome = grade_student.grade("slow", nb, template, tmp_path, GradingLimits(seconds=5))
     assert outcome.status == "timed out" and "did not finish within 5 s" in outcome.reason
+
+
+def test_a_sockets_folder_that_cannot_be_made_fails_that_student_with_the_fix(tmp_path, monkeypatch):
+    """The kernel's sockets folder is made fresh in /tmp for each student: one of that name already there
+    (made by someone else) is refused, and that student's report says what to do, without a traceback."""
+    taken = tmp_path / "vae-grading-taken"
+    taken.mkdir()
+    monkeypatch.setattr(grade_student, "sockets_parent", lambda scratch: taken)
+    template = tmp_path / "template.db"   # never opened: grading stops before nbgrader starts
+    template.write_bytes(b"")
+    graded = grade_student.grade("zoe", notebooks.read(SOURCE_NOTEBOOK), template, tmp_path)
+    assert graded.status == "failed", f"grading went on with a sockets folder made by someone else: {graded}"
+    assert "holds no vae-grading-taken" in graded.reason and "grade again" in graded.reason, graded.reason

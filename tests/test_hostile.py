@@ -368,7 +368,9 @@ def test_one_worker_and_two_workers_print_the_same_table(repeated):
 # The time limit of one student -------------------------------------------------------------------------
 
 def test_a_student_stopped_at_the_time_limit_leaves_no_process_behind(tmp_path):
-    """nbgrader, the confined kernel (which Jupyter starts in a session of its own) and its children all go."""
+    """nbgrader, the confined kernel (which Jupyter starts in a session of its own) and its children all go,
+    and so does the kernel's sockets folder in /tmp, which nbgrader, killed, could not remove."""
+    from autograder.sandbox.kernel import sockets_parent
     from autograder.workflow import grade_student
     from autograder.sandbox.limits import GradingLimits
 
@@ -389,6 +391,8 @@ def test_a_student_stopped_at_the_time_limit_leaves_no_process_behind(tmp_path):
             pass
     assert not left and not surviving_children(), (
         f"Processes of the stopped student are still running: {left} {surviving_children()}")
+    assert not sockets_parent(graded.scratch).exists(), (
+        f"The stopped student's kernel sockets are left in {sockets_parent(graded.scratch)}")
 
 
 # Plain nbgrader ------------------------------------------------------------------------------------------

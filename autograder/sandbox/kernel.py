@@ -16,6 +16,7 @@ it; `--Sandbox.unconfined=True` is the grader's explicit choice to run without i
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -33,6 +34,19 @@ from .processes import remove_tree
 # Variables of the grader's environment that the notebook may see: fast mode. Its thread count is the limit's.
 PASSED_TO_KERNEL = ("NBGRADER_EXECUTION", "VAE_FAST_MODE")
 THREADS = {"OMP_NUM_THREADS": str(KERNEL_THREADS), "MKL_NUM_THREADS": str(KERNEL_THREADS)}
+# Set by whoever starts nbgrader and removes the folder after it (workflow/grade_student.py): the kernel's
+# sockets folder is made inside it, so that it goes even when nbgrader is killed at the time limit.
+SOCKETS_PARENT = "VAE_KERNEL_SOCKETS"
+
+
+def _short_temporary_folder() -> Path:
+    """A UNIX socket's path has at most 107 bytes: /tmp, not $TMPDIR (a scratch course can be deep)."""
+    return Path("/tmp" if os.access("/tmp", os.W_OK) else tempfile.gettempdir())
+
+
+def sockets_parent(scratch: Path) -> Path:
+    """The folder, of the grading in `scratch`, that holds its kernel's sockets folder: short, and one per grading."""
+    return _short_temporary_folder() / f"vae-grading-{hashlib.sha256(str(scratch).encode()).hexdigest()[:16]}"
 
 
 class Sandbox(Configurable):
@@ -53,8 +67,8 @@ class ConfinedKernelManager(AsyncKernelManager):
     async def _async_pre_start_kernel(self, **kw):
         if not self.unconfined:
             policy.check()   # raises SandboxUnavailable: the reason and the fix end up in nbgrader's log
-        # A UNIX socket's path has at most 107 bytes: a short folder, not $TMPDIR (a scratch course can be deep).
-        self._sockets = Path(tempfile.mkdtemp(prefix="vae-kernel-", dir="/tmp" if os.access("/tmp", os.W_OK) else None))
+        parent = os.environ.get(SOCKETS_PARENT) or _short_temporary_folder()
+        self._sockets = Path(tempfile.mkdtemp(prefix="vae-kernel-", dir=parent))
         self.transport = "ipc"
         self.ip = str(self._sockets / "kernel")
         self.connection_file = str(self._sockets / "connection.json")

@@ -30,8 +30,9 @@ from assignment.paths import ASSIGNMENT, NBGRADER_CONFIG, REPO_ROOT, mnist_root
 
 from autograder.course import NOTEBOOK, Course
 from autograder.grading import record as R
+from autograder.sandbox.kernel import SOCKETS_PARENT, sockets_parent
 from autograder.sandbox.limits import OUTPUTS, GradingLimits, limit_grading_memory
-from autograder.sandbox.processes import wait_then_kill_group
+from autograder.sandbox.processes import remove_tree, wait_then_kill_group
 
 
 @dataclass
@@ -81,7 +82,7 @@ def _environment(scratch: Path) -> dict[str, str]:
             "JUPYTER_CONFIG_DIR": str(scratch / "jupyter-config"), "JUPYTER_PLATFORM_DIRS": "1",
             "IPYTHONDIR": str(scratch / "ipython"), "MNIST_ROOT": str(mnist_root()),
             "PYTHONPATH": str(REPO_ROOT),   # this checkout's grading code, whatever else is installed
-            "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
+            "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", SOCKETS_PARENT: str(sockets_parent(scratch))}
 
 
 def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
@@ -97,12 +98,22 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
                "--create", "--force", f"--Execute.timeout={limits.cell_seconds}",
                *(["--Sandbox.unconfined=True"] if limits.unconfined else [])]
     log = scratch / "nbgrader.log"   # kept by the caller (Course.log) whatever the outcome
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch), stdin=subprocess.DEVNULL,
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                   preexec_fn=limit_grading_memory)
-        # The kernel and the probes die with nbgrader (bubblewrap's --die-with-parent).
-        timed_out = wait_then_kill_group(process, limits.seconds)
+    sockets = sockets_parent(scratch)
+    try:
+        sockets.mkdir(mode=0o700)   # not exist_ok: a folder of that name made by anyone else is refused
+    except OSError as e:
+        return Graded("failed", f"the grader could not make the folder of the kernel's sockets ({e}); "
+                                f"make sure {sockets.parent} is writable and holds no {sockets.name}, then grade again",
+                      seconds=time.perf_counter() - started, scratch=scratch, log=None)
+    try:
+        with open(log, "wb") as out:
+            process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch), stdin=subprocess.DEVNULL,
+                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                       preexec_fn=limit_grading_memory)
+            # The kernel and the probes die with nbgrader (bubblewrap's --die-with-parent).
+            timed_out = wait_then_kill_group(process, limits.seconds)
+    finally:
+        remove_tree(sockets)   # the kernel's sockets, which a nbgrader killed at the time limit leaves
     seconds = time.perf_counter() - started
     if timed_out:
         return Graded("timed out", f"grading did not finish within {limits.seconds:g} s and was stopped "

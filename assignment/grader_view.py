@@ -16,27 +16,12 @@ IPython's own reading of magics when it is there (it is in every notebook kernel
 import ast
 import re
 import symtable
-import threading
 from typing import NamedTuple
 
 try:
     from IPython.core.inputtransformer2 import TransformerManager
 except ImportError:   # outside IPython: magics and shell lines are blanked instead
     TransformerManager = None
-
-_BUILDING_AN_AST = threading.Lock()
-
-
-def parse(source: str) -> ast.Module:
-    """`ast.parse`, one thread at a time.
-
-    On Python 3.11 all threads building a syntax tree share one depth counter (CPython gh-106905):
-    two threads parsing at once can make one fail with "SystemError: AST constructor recursion
-    depth mismatch". The grader's tests and tools read many notebooks in threads of one process.
-    """
-    with _BUILDING_AN_AST:
-        return ast.parse(source)
-
 
 # A top-level statement that calls one of these is heavy work the autograder leaves out.
 LEFT_OUT_CALLS = {
@@ -286,7 +271,7 @@ def grader_view(cells: list) -> GraderView:
     for label, cell_source in cells:
         source = _python(cell_source)
         try:
-            tree = parse(source)
+            tree = ast.parse(source)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
             view.unparsable[label] = f"line {getattr(error, 'lineno', None) or '?'}: {getattr(error, 'msg', error)}"
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,10 +80,30 @@ def printed_number(text: str | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
+_BUILDING_ASTS = threading.Lock()
+
+
+def _view(cells: list) -> GraderView:
+    """grader_view(cells), one thread at a time.
+
+    On Python 3.11 all threads building a syntax tree share one depth counter (CPython gh-106905): a
+    garbage collection during one thread's ast.parse can hand the GIL to another thread whose parse
+    resets it, and the first fails with "SystemError: AST constructor recursion depth mismatch". The
+    lock keeps our threads apart (the corpus tests and the devtools grade in threads); the one retry
+    covers a parse outside it, such as pytest or traceback formatting an error meanwhile. The lock is
+    here, not in grader_view.py, because students' notebooks carry that file verbatim.
+    """
+    with _BUILDING_ASTS:
+        try:
+            return grader_view(cells)
+        except SystemError:
+            return grader_view(cells)
+
+
 def student_code(submission: NotebookNode, release: NotebookNode) -> StudentCode:
     """The code the checks run: the release's provided cells and the submission's own, in notebook order."""
     cells, missing = notebook_code(submission.cells, release.cells)
-    view = grader_view(cells)
+    view = _view(cells)
     statements = [(kept.cell, kept.line, kept.source) for kept in view.kept]
     words = {label: sorted(set(re.findall(r"[A-Za-z_]\w*", source)))[:10_000] for label, source in cells
              if label in view.unparsable}

@@ -108,6 +108,8 @@ def test_a_silent_mirror_ends_the_download_with_the_fix_instead_of_hanging(tmp_p
     monkeypatch.setattr(datasets.MNIST, "mirrors", [f"http://127.0.0.1:{silent.getsockname()[1]}/"])
     monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT", 0.5)
     monkeypatch.setenv("MNIST_ROOT", str(tmp_path / "nowhere"))
+    for proxy in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)   # straight to the silent mirror, not to a proxy that answers
     outcome = []
 
     def check():

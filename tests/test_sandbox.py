@@ -270,3 +270,45 @@ else:
         return alive
     assert not probes_alive(), f"processes still running the killed grader's probe: {probes_alive()}"
 
+
+
+def test_folders_untrusted_code_made_read_only_are_still_removed_when_grading_as_an_ordinary_user(tmp_path):
+    """A kernel or probe can chmod its own folders to 0555; as root rm ignores that, as an ordinary
+    user it cannot empty them, and the folder would be left in /tmp after every grading."""
+    import os
+    import pwd
+    import shutil
+    import subprocess
+    import tempfile
+
+    from assignment.paths import REPO_ROOT
+    from autograder.sandbox.processes import remove_tree
+    from tests.test_locations import GRADER
+
+    if os.getuid() != 0:
+        pytest.skip("switching to an ordinary user needs root")
+    try:
+        user = pwd.getpwnam(GRADER)
+    except KeyError:
+        pytest.skip(f"no user {GRADER}: `useradd --create-home {GRADER}` (.ci/run does)")
+    system_python = shutil.which("python3", path="/usr/bin:/bin")
+    if system_python is None:
+        pytest.skip("no system python3 for the ordinary user")
+    work = Path(tempfile.mkdtemp(prefix="vae-remove-", dir="/tmp"))
+    try:
+        shutil.copy(REPO_ROOT / "autograder" / "sandbox" / "processes.py", work / "processes.py")
+        os.chown(work, user.pw_uid, user.pw_gid)
+        script = ("import os, processes\n"
+                  "os.makedirs('left/deep/er')\n"
+                  "open('left/deep/er/file', 'w').write('x')\n"
+                  "os.symlink('/etc/passwd', 'left/deep/link')\n"
+                  "os.chmod('left/deep/er', 0o555); os.chmod('left/deep', 0o555); os.chmod('left', 0o555)\n"
+                  "print(processes.remove_tree(__import__('pathlib').Path('left')), os.path.lexists('left'))\n")
+        done = subprocess.run(["runuser", "-u", GRADER, "--", system_python, "-c", script], cwd=work,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.split() == ["True", "False"], (
+            f"an ordinary user's grader left a read-only folder behind (remove_tree, lexists: {done.stdout.strip()})")
+        assert os.stat("/etc/passwd").st_mode & 0o777 == 0o644, "removing the folder changed the file a link pointed to"
+    finally:
+        remove_tree(work)

@@ -46,7 +46,12 @@ def _short_temporary_folder() -> Path:
 
 def sockets_parent(scratch: Path) -> Path:
     """The folder, of the grading in `scratch`, that holds its kernel's sockets folder: short, and one per grading."""
-    return _short_temporary_folder() / f"vae-grading-{hashlib.sha256(str(scratch).encode()).hexdigest()[:16]}"
+    return _short_temporary_folder() / f"vae-sockets-{hashlib.sha256(os.fsencode(scratch)).hexdigest()[:16]}"
+
+
+# The longest socket path the kernel's folder adds to its parent: /vae-kernel-XXXXXXXX/kernel-NN
+SOCKET_PATH_TAIL = len("/vae-kernel-12345678/kernel-99")
+SOCKET_PATH_MAX = 107   # bytes of a UNIX socket's path (sun_path)
 
 
 class Sandbox(Configurable):

@@ -10,6 +10,7 @@ gradebook by the caller (one writer, so sqlite stays safe however many students 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -30,9 +31,11 @@ from assignment.paths import ASSIGNMENT, NBGRADER_CONFIG, REPO_ROOT, mnist_root
 
 from autograder.course import NOTEBOOK, Course
 from autograder.grading import record as R
-from autograder.sandbox.kernel import SOCKETS_PARENT, sockets_parent
+from autograder.sandbox.kernel import SOCKET_PATH_MAX, SOCKET_PATH_TAIL, SOCKETS_PARENT, sockets_parent
 from autograder.sandbox.limits import OUTPUTS, GradingLimits, limit_grading_memory
 from autograder.sandbox.processes import remove_tree, wait_then_kill_group
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -73,7 +76,7 @@ def _scratch_course(student: str, notebook: NotebookNode, template: Path, parent
     return scratch
 
 
-def _environment(scratch: Path) -> dict[str, str]:
+def _environment(scratch: Path, sockets: Path) -> dict[str, str]:
     """A clean environment: what nbgrader, Jupyter and torch need, and nothing of the grader's own."""
     return {"PATH": os.pathsep.join([str(Path(sys.executable).parent), os.defpath]),
             "HOME": str(scratch / "home"), "LANG": "C.UTF-8",   # no MPLBACKEND: the kernel's inline plots
@@ -82,7 +85,7 @@ def _environment(scratch: Path) -> dict[str, str]:
             "JUPYTER_CONFIG_DIR": str(scratch / "jupyter-config"), "JUPYTER_PLATFORM_DIRS": "1",
             "IPYTHONDIR": str(scratch / "ipython"), "MNIST_ROOT": str(mnist_root()),
             "PYTHONPATH": str(REPO_ROOT),   # this checkout's grading code, whatever else is installed
-            "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", SOCKETS_PARENT: str(sockets_parent(scratch))}
+            "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", SOCKETS_PARENT: str(sockets)}
 
 
 def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
@@ -99,6 +102,10 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
                *(["--Sandbox.unconfined=True"] if limits.unconfined else [])]
     log = scratch / "nbgrader.log"   # kept by the caller (Course.log) whatever the outcome
     sockets = sockets_parent(scratch)
+    if len(os.fsencode(sockets)) + SOCKET_PATH_TAIL > SOCKET_PATH_MAX:
+        return Graded("failed", f"the kernel's sockets would be too deep in {sockets.parent} (a socket's path has at "
+                                f"most {SOCKET_PATH_MAX} bytes): make /tmp writable, or set TMPDIR to a short folder, then grade again",
+                      seconds=time.perf_counter() - started, scratch=scratch, log=None)
     try:
         sockets.mkdir(mode=0o700)   # not exist_ok: a folder of that name made by anyone else is refused
     except OSError as e:
@@ -107,13 +114,14 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
                       seconds=time.perf_counter() - started, scratch=scratch, log=None)
     try:
         with open(log, "wb") as out:
-            process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch), stdin=subprocess.DEVNULL,
+            process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch, sockets), stdin=subprocess.DEVNULL,
                                        stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                        preexec_fn=limit_grading_memory)
             # The kernel and the probes die with nbgrader (bubblewrap's --die-with-parent).
             timed_out = wait_then_kill_group(process, limits.seconds)
-    finally:
-        remove_tree(sockets)   # the kernel's sockets, which a nbgrader killed at the time limit leaves
+    finally:   # the kernel's sockets, which a nbgrader killed at the time limit leaves
+        if not remove_tree(sockets):
+            logger.warning("%s: could not remove the kernel's sockets folder %s; remove it by hand", student, sockets)
     seconds = time.perf_counter() - started
     if timed_out:
         return Graded("timed out", f"grading did not finish within {limits.seconds:g} s and was stopped "

@@ -16,16 +16,14 @@ def remove_tree(path: Path) -> bool:
     """Remove a folder untrusted code wrote in, whatever it holds; return whether it is gone.
 
     Python 3.11's rmtree recurses (a folder nested 5,000 deep makes it raise RecursionError), so rm
-    does it; links are removed, never followed. Folders the code made read-only are made writable
-    first (chmod -R follows no link inside the folder), which matters when grading runs as an ordinary user. One second
-    later it tries again: code dying with its sandbox may still have been writing there.
+    does it; links are removed, never followed. One second later it tries again: code dying with its
+    sandbox may still have been writing there. No chmod first: code still running could swap an entry
+    for a link while chmod works, and chmod applies its mode by name.
     """
     quiet = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     for attempt in range(2):
         if attempt:
             time.sleep(1)
-        if not os.path.islink(path):   # chmod -R follows a link named on its command line
-            subprocess.run(["chmod", "-R", "u+rwX", "--", str(path)], **quiet)
         subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], **quiet)
         if not os.path.lexists(path):
             return True

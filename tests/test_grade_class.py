@@ -27,6 +27,7 @@ from autograder.cli import print_class_table
 from autograder.course import Course
 from autograder.devtools.demo_class import write_downloads
 from autograder.grading.record import GradingRecord, RecordError
+from autograder.sandbox import kernel
 from autograder.sandbox.limits import GradingLimits
 from autograder.staff.feedback import generate_feedback, summary_html
 from autograder.staff.review import write_review
@@ -238,28 +239,29 @@ def test_a_student_over_the_time_limit_is_stopped_and_told_why(tmp_path):
     assert outcome.status == "timed out" and "did not finish within 5 s" in outcome.reason
 
 
-def test_a_sockets_folder_that_cannot_be_made_fails_that_student_with_the_fix(tmp_path, monkeypatch):
+def test_a_sockets_folder_that_cannot_be_made_fails_that_student_with_the_fix(tmp_path, monkeypatch, request):
     """The kernel's sockets folder is made fresh in /tmp for each student: one of that name already there
     (made by someone else) is refused, and that student's report says what to do, without a traceback."""
     short = Path(tempfile.mkdtemp(prefix="vae-t-", dir="/tmp"))   # as short as the grader's own, in /tmp
+    request.addfinalizer(lambda: shutil.rmtree(short))
     taken = short / "vae-sockets-taken"
     taken.mkdir()
     (taken / "theirs.txt").write_text("someone else's")
-    monkeypatch.setattr(grade_student, "sockets_parent", lambda scratch: taken)
+    monkeypatch.setattr(kernel, "sockets_parent", lambda scratch: taken)
     template = tmp_path / "template.db"   # never opened: grading stops before nbgrader starts
     template.write_bytes(b"")
     graded = grade_student.grade("zoe", notebooks.read(SOURCE_NOTEBOOK), template, tmp_path)
     assert graded.status == "failed", f"grading went on with a sockets folder made by someone else: {graded}"
     assert "holds no vae-sockets-taken" in graded.reason and "grade again" in graded.reason, graded.reason
     assert (taken / "theirs.txt").read_text() == "someone else's", "the grader removed a folder it had not made"
-    shutil.rmtree(short)
 
 
 def test_a_sockets_folder_too_deep_for_a_socket_fails_that_student_with_the_fix(tmp_path, monkeypatch):
     """Without a writable /tmp the sockets go under $TMPDIR; one too deep for a UNIX socket's 107 bytes
     would make every kernel fail to start with Jupyter's words, so the grader says it in its own."""
     deep = tmp_path / ("d" * 80) / "vae-sockets-deep"
-    monkeypatch.setattr(grade_student, "sockets_parent", lambda scratch: deep)
+    deep.parent.mkdir()   # there, so that only the length check keeps the grader from making the folder
+    monkeypatch.setattr(kernel, "sockets_parent", lambda scratch: deep)
     template = tmp_path / "template.db"   # never opened: grading stops before nbgrader starts
     template.write_bytes(b"")
     graded = grade_student.grade("zoe", notebooks.read(SOURCE_NOTEBOOK), template, tmp_path)

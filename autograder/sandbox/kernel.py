@@ -54,6 +54,20 @@ SOCKET_PATH_TAIL = len("/vae-kernel-12345678/kernel-99")
 SOCKET_PATH_MAX = 107   # bytes of a UNIX socket's path (sun_path)
 
 
+def make_sockets_parent(scratch: Path) -> Path:
+    """Make sockets_parent(scratch), fresh; raise OSError saying why it cannot be used and what to do."""
+    path = sockets_parent(scratch)
+    if len(os.fsencode(path)) + SOCKET_PATH_TAIL > SOCKET_PATH_MAX:
+        raise OSError(f"the kernel's sockets would be too deep in {path.parent} (a socket's path has at most "
+                      f"{SOCKET_PATH_MAX} bytes): make /tmp writable, or set TMPDIR to a short folder")
+    try:
+        path.mkdir(mode=0o700)   # not exist_ok: a folder of that name made by anyone else is refused
+    except OSError as e:
+        raise OSError(f"the grader could not make the folder of the kernel's sockets ({e}); "
+                      f"make sure {path.parent} is writable and holds no {path.name}") from None
+    return path
+
+
 class Sandbox(Configurable):
     """The grader's one switch about confinement (`--Sandbox.unconfined=True`, or in nbgrader_config.py)."""
     unconfined = Bool(False, help="Run students' code without the sandbox, trusting every submission. "

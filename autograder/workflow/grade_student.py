@@ -31,7 +31,7 @@ from assignment.paths import ASSIGNMENT, NBGRADER_CONFIG, REPO_ROOT, mnist_root
 
 from autograder.course import NOTEBOOK, Course
 from autograder.grading import record as R
-from autograder.sandbox.kernel import SOCKET_PATH_MAX, SOCKET_PATH_TAIL, SOCKETS_PARENT, sockets_parent
+from autograder.sandbox.kernel import SOCKETS_PARENT, make_sockets_parent
 from autograder.sandbox.limits import OUTPUTS, GradingLimits, limit_grading_memory
 from autograder.sandbox.processes import remove_tree, wait_then_kill_group
 
@@ -101,17 +101,10 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
                "--create", "--force", f"--Execute.timeout={limits.cell_seconds}",
                *(["--Sandbox.unconfined=True"] if limits.unconfined else [])]
     log = scratch / "nbgrader.log"   # kept by the caller (Course.log) whatever the outcome
-    sockets = sockets_parent(scratch)
-    if len(os.fsencode(sockets)) + SOCKET_PATH_TAIL > SOCKET_PATH_MAX:
-        return Graded("failed", f"the kernel's sockets would be too deep in {sockets.parent} (a socket's path has at "
-                                f"most {SOCKET_PATH_MAX} bytes): make /tmp writable, or set TMPDIR to a short folder, then grade again",
-                      seconds=time.perf_counter() - started, scratch=scratch, log=None)
     try:
-        sockets.mkdir(mode=0o700)   # not exist_ok: a folder of that name made by anyone else is refused
+        sockets = make_sockets_parent(scratch)
     except OSError as e:
-        return Graded("failed", f"the grader could not make the folder of the kernel's sockets ({e}); "
-                                f"make sure {sockets.parent} is writable and holds no {sockets.name}, then grade again",
-                      seconds=time.perf_counter() - started, scratch=scratch, log=None)
+        return Graded("failed", f"{e}, then grade again", seconds=time.perf_counter() - started, scratch=scratch, log=None)
     try:
         with open(log, "wb") as out:
             process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch, sockets), stdin=subprocess.DEVNULL,

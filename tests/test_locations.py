@@ -5,6 +5,10 @@ The sandbox is an allow-list, so a repository in the grader's home folder, under
 that place with a .venv inside (its packages are this environment's, through a .pth file, so
 nothing is downloaded), then grades one short submission (the release with 2a and the KL
 solved: 9 points) with the real command, as that user.
+
+That submission also leaves, where its kernel and its probes may write, a folder it made
+unreadable (chmod 000): an ordinary user's `rm -rf` cannot empty it, and the grader must remove
+it anyway, or every student could leave their files in the grading machine's /tmp.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from string import Template
 
 import nbformat
 import pytest
@@ -26,6 +31,16 @@ from tests.hostile import attacks as A
 from tests.test_hostile import copy_repository, load_reports
 
 GRADER = "vae-grader"   # the ordinary user .ci/run creates (useradd)
+# Run in the kernel (its sockets folder, named by `-f` on its command line) and in every probe (its folder).
+LOCK_UP = """import os, sys
+where = os.path.dirname(sys.argv[sys.argv.index("-f") + 1]) if "-f" in sys.argv else os.getcwd()
+locked = os.path.join(where, "$name")
+os.makedirs(os.path.join(locked, "inner"), exist_ok=True)
+with open(os.path.join(locked, "inner", "kept.txt"), "w") as f:
+    f.write("left behind")
+os.chmod(os.path.join(locked, "inner"), 0)
+os.chmod(locked, 0o500)
+"""
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not available(), reason="bubblewrap cannot run here (autograder/sandbox/policy.py)")]
@@ -76,7 +91,10 @@ def test_the_class_command_grades_wherever_the_repository_lives(where, user_name
         alembic.chmod(0o755)
         downloads = root / "downloads"
         downloads.mkdir()
-        nbformat.write(A.solved(A.PARTIAL_SOLVED), str(downloads / "ada_vae.ipynb"))
+        locked = f"locked-{root.name}"   # one name per case: another case may be grading meanwhile
+        submission = A.solved(A.PARTIAL_SOLVED)
+        A.at_import(Template(LOCK_UP).substitute(name=locked))(submission)
+        nbformat.write(submission, str(downloads / "ada_vae.ipynb"))
         if user.pw_uid != os.getuid():
             subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(root)], check=True)
 
@@ -96,5 +114,8 @@ def test_the_class_command_grades_wherever_the_repository_lives(where, user_name
         assert report["status"] == "graded", f"In {where}, ada was not graded: {report['reason']}"
         assert report["scores"] == A.PARTIAL_SCORES, f"In {where}, ada got {report['scores']}, not {A.PARTIAL_SCORES}"
         assert "WARNING" not in result.stdout, result.stdout
+        left = [str(p) for pattern in (f"vae-sockets-*/*/{locked}", f"vae-class-*/**/{locked}")
+                for p in Path(tempfile.gettempdir()).glob(pattern)]
+        assert not left, f"In {where}, the folders the submission made unreadable were left behind: {left}"
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -16,6 +16,7 @@ it; `--Sandbox.unconfined=True` is the grader's explicit choice to run without i
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import subprocess
@@ -115,5 +116,5 @@ class ConfinedKernelManager(AsyncKernelManager):
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if self._sockets is not None and not restart:
-            remove_tree(self._sockets)
-            self._sockets = None
+            sockets, self._sockets = self._sockets, None
+            await asyncio.to_thread(remove_tree, sockets)   # its retry waits a second: not in nbgrader's event loop

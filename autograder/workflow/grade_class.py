@@ -240,7 +240,7 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
                     _clear_previous(course, report.student)
                     _record_ungradable(course, report.student)
                 _finish(course, manifest, report, result)
-                remove_tree(graded.scratch)   # probes and kernels wrote in it
+            remove_tree(graded.scratch)   # probes and kernels wrote in it; outside the lock, which every student waits for
             return report
 
         with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -55,6 +55,9 @@ def print_class_table(result, course: Course, feedback: dict[str, Path]) -> None
         print(f"not graded (superseded): {origin}: {why}")
     for row in result.unused_roster_rows:
         print(f"roster file not found among the downloads: {row}")
+    if result.machine_errors:
+        print(f"NOT GRADED because of this machine, not their notebooks: {', '.join(result.machine_errors)}. "
+              f"Their earlier results stand; fix what their status line says, then run the same command again.")
     flagged = [s for s, r in sorted(result.students.items()) if r.flags]
     if flagged:
         print(f"for a TA to look at (flags): {', '.join(flagged)}; details in {course.reports_dir}")
@@ -85,7 +88,7 @@ def cmd_grade(args: argparse.Namespace) -> int:
     graded = [s for s, r in result.students.items() if r.status == "graded"]
     feedback = generate_feedback(course, graded) if not args.no_feedback and result.regraded else {}
     print_class_table(result, course, feedback)
-    return 0
+    return 2 if result.machine_errors else 0
 
 
 def cmd_review(args: argparse.Namespace) -> int:

@@ -232,6 +232,34 @@ def test_running_again_regrades_only_what_changed(graded, tmp_path):
     assert again.students["carol"].scores == graded["result"].students["carol"].scores
 
 
+def test_a_machine_error_keeps_the_students_earlier_results_and_the_next_run_grades_them(graded, tmp_path, monkeypatch):
+    """/tmp unwritable or a disk full is the grading machine's fault: it must not cost a student the grade
+    they had, nor be remembered as their notebook's result (the run after the fix grades them)."""
+    course, downloads = graded["course"], tmp_path / "downloads"
+    shutil.copytree(graded["downloads"], downloads)
+    nb = nbformat.read(str(downloads / "dan" / "vae (1).ipynb"), as_version=4)
+    notebooks.cells_by_grade_id(nb)["p3c_answer_beta0"].source = "Dan's second thoughts."
+    nbformat.write(nb, str(downloads / "dan" / "vae (1).ipynb"))
+    before = course.report("dan").read_text()
+    with course.gradebook() as gradebook:
+        scores = {g.name: g.auto_score for g in gradebook.find_submission_notebook("vae", "vae", "dan").grades}
+    monkeypatch.setattr(kernel, "sockets_parent", lambda scratch: tmp_path / "no-such-folder" / "sockets")
+    again = grade_class(downloads, course, graded["roster"], workers=2, limits=LIMITS, progress=False)
+    assert "dan" in again.machine_errors and again.students["dan"].status == grade_student.MACHINE_ERROR, again
+    assert "grade again" in again.students["dan"].reason, again.students["dan"].reason
+    assert course.report("dan").read_text() == before, "a machine error replaced dan's earlier report"
+    with course.gradebook() as gradebook:
+        now = {g.name: g.auto_score for g in gradebook.find_submission_notebook("vae", "vae", "dan").grades}
+    assert now == scores and sum(s or 0 for s in scores.values()) > 0, f"a machine error changed dan's scores: {scores} -> {now}"
+    table = io.StringIO()
+    with contextlib.redirect_stdout(table):
+        print_class_table(again, course, {})
+    assert "NOT GRADED because of this machine" in table.getvalue() and "dan" in table.getvalue(), table.getvalue()
+    entry = json.loads(course.manifest.read_text())["dan"]
+    assert entry["sha256"] != hashlib.sha256((downloads / "dan" / "vae (1).ipynb").read_bytes()).hexdigest(), (
+        "the machine error was remembered as dan's grading: the next run would not grade his new notebook")
+
+
 def test_a_student_over_the_time_limit_is_stopped_and_told_why(tmp_path):
     template = grade_student.make_template_gradebook(tmp_path)
     nb = copy.deepcopy(notebooks.read(SOURCE_NOTEBOOK))
@@ -239,9 +267,9 @@ def test_a_student_over_the_time_limit_is_stopped_and_told_why(tmp_path):
     assert outcome.status == "timed out" and "did not finish within 5 s" in outcome.reason
 
 
-def test_a_sockets_folder_that_cannot_be_made_fails_that_student_with_the_fix(tmp_path, monkeypatch, request):
+def test_a_sockets_folder_that_cannot_be_made_is_the_machines_error_with_the_fix(tmp_path, monkeypatch, request):
     """The kernel's sockets folder is made fresh in /tmp for each student: one of that name already there
-    (made by someone else) is refused, and that student's report says what to do, without a traceback."""
+    (made by someone else) is refused, and the grader says what to do, without a traceback."""
     short = Path(tempfile.mkdtemp(prefix="vae-t-", dir="/tmp"))   # as short as the grader's own, in /tmp
     request.addfinalizer(lambda: shutil.rmtree(short))
     taken = short / "vae-sockets-taken"
@@ -251,12 +279,12 @@ def test_a_sockets_folder_that_cannot_be_made_fails_that_student_with_the_fix(tm
     template = tmp_path / "template.db"   # never opened: grading stops before nbgrader starts
     template.write_bytes(b"")
     graded = grade_student.grade("zoe", notebooks.read(SOURCE_NOTEBOOK), template, tmp_path)
-    assert graded.status == "failed", f"grading went on with a sockets folder made by someone else: {graded}"
+    assert graded.status == grade_student.MACHINE_ERROR, f"grading went on with a sockets folder made by someone else: {graded}"
     assert "holds no vae-sockets-taken" in graded.reason and "grade again" in graded.reason, graded.reason
     assert (taken / "theirs.txt").read_text() == "someone else's", "the grader removed a folder it had not made"
 
 
-def test_a_sockets_folder_too_deep_for_a_socket_fails_that_student_with_the_fix(tmp_path, monkeypatch):
+def test_a_sockets_folder_too_deep_for_a_socket_is_the_machines_error_with_the_fix(tmp_path, monkeypatch):
     """Without a writable /tmp the sockets go under $TMPDIR; one too deep for a UNIX socket's 107 bytes
     would make every kernel fail to start with Jupyter's words, so the grader says it in its own."""
     deep = tmp_path / ("d" * 80) / "vae-sockets-deep"
@@ -265,5 +293,6 @@ def test_a_sockets_folder_too_deep_for_a_socket_fails_that_student_with_the_fix(
     template = tmp_path / "template.db"   # never opened: grading stops before nbgrader starts
     template.write_bytes(b"")
     graded = grade_student.grade("zoe", notebooks.read(SOURCE_NOTEBOOK), template, tmp_path)
-    assert graded.status == "failed" and "too deep" in graded.reason and "TMPDIR" in graded.reason, graded.reason
+    assert graded.status == grade_student.MACHINE_ERROR, f"a sockets folder too deep was not the machine's error: {graded}"
+    assert "too deep" in graded.reason and "TMPDIR" in graded.reason, graded.reason
     assert not deep.exists(), "the grader made a sockets folder it could not use"

@@ -15,7 +15,9 @@ from autograder.devtools.demo_class import SPECS, load_spec, student_notebook
 from assignment.parts import part_of
 from assignment.paths import mnist_root
 from autograder.course import Course
-from autograder.workflow.gradescope import build_bundle
+from autograder.workflow.grade_class import StudentReport
+from autograder.workflow.grade_student import MACHINE_ERROR
+from autograder.workflow.gradescope import build_bundle, results_for
 
 VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
 
@@ -85,3 +87,11 @@ def test_a_failed_check_explains_itself_in_the_part_output(gradescope_run):
     _, results = gradescope_run
     vae_part = next(t for t in results["tests"] if t["name"].startswith("3a "))
     assert "Hidden checks of p3a_reparameterize" in vae_part["output"] and "FAIL" in vae_part["output"]
+
+
+def test_a_machine_error_tells_the_student_to_submit_again_not_that_their_notebook_failed():
+    report = StudentReport("student", "vae.ipynb", MACHINE_ERROR, "No space left on device",
+                           max_scores={"p3a_kl_divergence": 2.0})
+    output = results_for(report, {}, "", 1.0)["output"]
+    assert "not your notebook" in output and "Submit again" in output, output
+    assert "could not be graded" not in output, f"a full disk on Gradescope's machine was blamed on the notebook: {output}"

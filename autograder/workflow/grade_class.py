@@ -51,7 +51,7 @@ class StudentReport:
     """Everything grading said about one student: what the class table, TAs and students see."""
     student: str
     origin: str                                  # the download it came from
-    status: str                                  # graded | not gradable | failed | timed out
+    status: str                                  # graded | not gradable | failed | timed out | machine error
     reason: str = ""
     scores: dict[str, float] = field(default_factory=dict)
     max_scores: dict[str, float] = field(default_factory=dict)
@@ -76,6 +76,7 @@ class ClassReport:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     superseded: list[tuple[str, str]] = field(default_factory=list)
     unused_roster_rows: list[str] = field(default_factory=list)
+    machine_errors: list[str] = field(default_factory=list)   # not graded this run, because of the machine
     confined: bool = True                        # False only with the grader's explicit --unconfined
     seconds: float = 0.0
 
@@ -224,6 +225,15 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
         def one(item):
             report, notebook, replaced = item
             graded = grade_student.grade(report.student, notebook, template, work, limits)
+            if graded.status == grade_student.MACHINE_ERROR:
+                with lock:   # nothing of theirs changes: no report saved, no manifest entry, so the next run grades them
+                    report.status, report.reason = graded.status, graded.reason
+                    log.warning("%s: not graded (this machine, not the notebook): %s", report.student, report.reason)
+                    result.students[report.student] = report
+                    result.machine_errors.append(report.student)
+                if graded.scratch is not None:
+                    remove_tree(graded.scratch)
+                return report
             with lock:   # one writer to the gradebook and the course's folders
                 report.seconds = round(graded.seconds, 1)
                 report.notes, report.flags = graded.notes, report.flags + graded.flags

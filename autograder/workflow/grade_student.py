@@ -38,10 +38,15 @@ from autograder.sandbox.processes import remove_tree, wait_then_kill_group
 logger = logging.getLogger(__name__)
 
 
+# The grading machine, not the notebook, stopped this grading (a full disk, /tmp not writable): the student's
+# earlier results stand, and the next run grades them again.
+MACHINE_ERROR = "machine error"
+
+
 @dataclass
 class Graded:
     """What grading one student produced, before it is merged into the course."""
-    status: str                                  # graded | failed | timed out
+    status: str                                  # graded | failed | timed out | machine error
     reason: str = ""                             # plain words when not graded
     scores: dict[str, float] = field(default_factory=dict)    # grade id -> auto score
     notes: list[str] = field(default_factory=list)            # what happened while executing the notebook
@@ -96,15 +101,19 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
     data), wherever the course, this repository or `parent` are.
     """
     started = time.perf_counter()
-    scratch = _scratch_course(student, notebook, template, parent)
+    try:
+        scratch = _scratch_course(student, notebook, template, parent)
+    except OSError as e:
+        return Graded(MACHINE_ERROR, f"the grader could not write this student's scratch course in {parent} ({e}); "
+                                     "make it writable with free space, then grade again", seconds=time.perf_counter() - started)
+    try:
+        sockets = make_sockets_parent(scratch)
+    except OSError as e:
+        return Graded(MACHINE_ERROR, f"{e}, then grade again", seconds=time.perf_counter() - started, scratch=scratch)
     command = [*NBGRADER, "autograde", ASSIGNMENT, "--student", student,
                "--create", "--force", f"--Execute.timeout={limits.cell_seconds}",
                *(["--Sandbox.unconfined=True"] if limits.unconfined else [])]
     log = scratch / "nbgrader.log"   # kept by the caller (Course.log) whatever the outcome
-    try:
-        sockets = make_sockets_parent(scratch)
-    except OSError as e:
-        return Graded("failed", f"{e}, then grade again", seconds=time.perf_counter() - started, scratch=scratch, log=None)
     try:
         with open(log, "wb") as out:
             process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch, sockets), stdin=subprocess.DEVNULL,

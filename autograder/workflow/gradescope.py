@@ -31,6 +31,7 @@ from autograder.grading.data import DataUnavailable
 from autograder.grading.record import GradingRecord
 from autograder.grading.run_checks import autograded_points
 from autograder.sandbox.policy import SandboxUnavailable
+from autograder.workflow.grade_student import MACHINE_ERROR
 
 STUDENT = "submission"
 BUNDLED = ("assignment", "autograder", "solutions", "release", "nbgrader_config.py", "requirements.txt")
@@ -103,7 +104,10 @@ def results_for(report, reports: dict[str, str], note: str, seconds: float) -> d
                       "max_score": maximum, "status": "passed" if score >= maximum else "failed",
                       "output": output, "visibility": "visible"})
     lines = [note] if note else []
-    if report.status != "graded":
+    if report.status == MACHINE_ERROR:
+        lines.append(f"The grading machine, not your notebook, failed ({report.reason}). "
+                     "Submit again; if it happens again, tell the course staff.")
+    elif report.status != "graded":
         lines.append(f"Your notebook could not be graded: {report.reason}")
     lines += [f"Grading {what}: {item}" for what, items in (("repaired", report.repairs), ("noted", report.notes))
               for item in items]

@@ -90,7 +90,7 @@ def _environment(scratch: Path, sockets: Path) -> dict[str, str]:
             "JUPYTER_CONFIG_DIR": str(scratch / "jupyter-config"), "JUPYTER_PLATFORM_DIRS": "1",
             "IPYTHONDIR": str(scratch / "ipython"), "MNIST_ROOT": str(mnist_root()),
             "PYTHONPATH": str(REPO_ROOT),   # this checkout's grading code, whatever else is installed
-            "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", SOCKETS_PARENT: str(sockets)}
+            "OMP_NUM_THREADS": "1", SOCKETS_PARENT: str(sockets)}   # bytecode caches on: course_env says why
 
 
 def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,

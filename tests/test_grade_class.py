@@ -241,6 +241,7 @@ def test_a_machine_error_keeps_the_students_earlier_results_and_the_next_run_gra
     notebooks.cells_by_grade_id(nb)["p3c_answer_beta0"].source = "Dan's second thoughts."
     nbformat.write(nb, str(downloads / "dan" / "vae (1).ipynb"))
     before = course.report("dan").read_text()
+    stored = {path: path.read_bytes() for path in (course.submitted("dan"), *course.originals("dan").iterdir())}
     with course.gradebook() as gradebook:
         scores = {g.name: g.auto_score for g in gradebook.find_submission_notebook("vae", "vae", "dan").grades}
     monkeypatch.setattr(kernel, "sockets_parent", lambda scratch: tmp_path / "no-such-folder" / "sockets")
@@ -248,6 +249,9 @@ def test_a_machine_error_keeps_the_students_earlier_results_and_the_next_run_gra
     assert "dan" in again.machine_errors and again.students["dan"].status == grade_student.MACHINE_ERROR, again
     assert "grade again" in again.students["dan"].reason, again.students["dan"].reason
     assert course.report("dan").read_text() == before, "a machine error replaced dan's earlier report"
+    now_stored = {path: path.read_bytes() for path in (course.submitted("dan"), *course.originals("dan").iterdir())}
+    assert now_stored == stored, ("a machine error replaced the stored copies of what dan sent: they no longer match "
+                                  "the report and scores, which are still those of his earlier notebook")
     with course.gradebook() as gradebook:
         now = {g.name: g.auto_score for g in gradebook.find_submission_notebook("vae", "vae", "dan").grades}
     assert now == scores and sum(s or 0 for s in scores.values()) > 0, f"a machine error changed dan's scores: {scores} -> {now}"

@@ -191,20 +191,17 @@ def grade_collection(collection: collecting.Collection, course: Course = Course(
             result.unchanged.append(student)
             continue
         report = StudentReport(student, download.origin, "graded", sha256=sha, grader=version, max_scores=max_points)
-        _keep_original(course, student, download)
         checked = check(download.data, release)
         report.repairs, report.flags = checked.repairs, checked.flags
         if checked.notebook is None:
             report.status, report.reason = "not gradable", checked.fatal
+            _keep_original(course, student, download)
             _clear_previous(course, student)
             _record_ungradable(course, student)
             _finish(course, manifest, report, result)
             continue
-        target = course.submitted(student)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(checked.notebook, str(target))
         replaced = previous is None or previous.sha256 != sha
-        to_grade.append((report, checked.notebook, replaced))
+        to_grade.append((report, download, checked.notebook, replaced))
 
     if to_grade:
         _grade_all(course, to_grade, workers, limits, progress, result, manifest)
@@ -223,10 +220,13 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
         template = grade_student.make_template_gradebook(work)
 
         def one(item):
-            report, notebook, replaced = item
+            report, download, notebook, replaced = item
             graded = grade_student.grade(report.student, notebook, template, work, limits)
             if graded.status == grade_student.MACHINE_ERROR:
-                with lock:   # nothing of theirs changes: no report saved, no manifest entry, so the next run grades them
+                # Nothing of theirs changes, not even the stored copies of what they sent: their report, scores
+                # and autograded notebook stay those of the notebook graded before. No manifest entry, so the next run
+                # grades them.
+                with lock:
                     report.status, report.reason = graded.status, graded.reason
                     log.warning("%s: not graded (this machine, not the notebook): %s", report.student, report.reason)
                     result.students[report.student] = report
@@ -235,6 +235,8 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
                     remove_tree(graded.scratch)
                 return report
             with lock:   # one writer to the gradebook and the course's folders
+                _keep_original(course, report.student, download)
+                _keep_submitted(course, report.student, notebook)
                 report.seconds = round(graded.seconds, 1)
                 report.notes, report.flags = graded.notes, report.flags + graded.flags
                 if limits.unconfined:
@@ -280,6 +282,13 @@ def _keep_original(course: Course, student: str, download: collecting.Download) 
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     (folder / download.path.name).write_bytes(download.data)
+
+
+def _keep_submitted(course: Course, student: str, notebook) -> None:
+    """The checked (and repaired) notebook, where nbgrader's course keeps submissions (the TA pages read it)."""
+    target = course.submitted(student)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, str(target))
 
 
 def _copy_autograded(course: Course, student: str, scratch: Course) -> None:

@@ -36,6 +36,8 @@ def student_nb(release_nb):
     (b'{"a": 1}', "not a Jupyter notebook"),
     (b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}', "has no cells"),
     (b'{"nbformat": 2, "worksheets": []}', "format version 2"),
+    (b'{"cells": [{"cell_type": "markdown", "metadata": {}, "source": "\\ud800"}], "metadata": {}, "nbformat": 4, '
+     b'"nbformat_minor": 5}', "not valid Unicode"),   # a lone surrogate: no file can hold the notebook again
 ])
 def test_a_file_that_is_not_a_gradable_notebook_gets_a_plain_reason(release_nb, data, words):
     checked = check(data, release_nb)

@@ -51,6 +51,12 @@ def parse(data: bytes) -> tuple[NotebookNode | None, str | None, list[str]]:
     except json.JSONDecodeError as e:
         return None, (f"the file is not valid notebook JSON (line {e.lineno}, column {e.colno}: {e.msg}); it was "
                       "probably edited by hand or cut short: download the .ipynb from Colab again"), notes
+    try:   # JSON may spell a lone UTF-16 surrogate ("\ud800"): valid JSON, but no text can hold it
+        json.dumps(raw, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        return None, (f"the notebook holds a character that is not valid Unicode ({e.object[e.start:e.end]!r}, a lone "
+                      "UTF-16 surrogate): it was edited by hand or by a broken tool; download the .ipynb from Colab "
+                      "again"), notes
     if not isinstance(raw, dict) or "nbformat" not in raw:
         return None, "the file is JSON but not a Jupyter notebook (it has no nbformat version)", notes
     version = raw.get("nbformat")

@@ -15,14 +15,9 @@ def course_env(fast: bool | None = None) -> dict[str, str]:
       kernels must import this environment's torch;
     - MNIST_ROOT made absolute: kernels start in the notebook's folder, not the repo root;
     - this checkout first on PYTHONPATH: nbgrader_config.py imports the grading code from any course folder;
-    - fast=True/False turns the notebook's fast mode (VAE_FAST_MODE) on or off; None leaves it;
-    - Python's bytecode caches on, whatever this machine's PYTHONDONTWRITEBYTECODE: every student's
-      nbgrader and hidden checks import the same grading code and pytest rewrites the same check
-      files, about 0.4 s of CPU each time without them. A checkout the grader cannot write to is
-      simply not cached; confined code gets its own environment (sandbox/policy.py).
+    - fast=True/False turns the notebook's fast mode (VAE_FAST_MODE) on or off; None leaves it.
     """
     env = dict(os.environ)
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["MNIST_ROOT"] = str(mnist_root())
     # nbgrader imports this checkout's grading code (nbgrader_config.py), from any course folder

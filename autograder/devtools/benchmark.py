@@ -7,11 +7,14 @@ the stubs): the kernel execution of the solution notebook in fast mode (what nbg
 does, the unit every ratio is in), one sandbox start (a probe that does nothing), each check
 file alone, all hidden checks as grading runs them, and the whole of `nbgrader autograde` for one
 submission (the kernel's execution with the hidden checks beside it, then the gradebook). Prints the median of
-`--runs` runs of each, with its ratio to the fast-mode execution, and the torch device.
+`--runs` runs of each, with its ratio to the fast-mode execution, and the torch device; last, the CPU
+the checks' own pytest process spends on the solution (what a class pays per student besides the
+probes, the kernel and nbgrader).
 """
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import subprocess
@@ -38,6 +41,18 @@ def timed(action) -> float:
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
+
+
+def children_cpu(action) -> float:
+    """CPU seconds of the processes `action` started and waited for (user + system).
+
+    For the hidden checks that is their pytest process, the grader's side of them: the probe
+    server's bubblewrap sandbox reaps its own children, so the probes' CPU is not in it.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    action()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def median_of(runs: int, action) -> tuple[float, float, float]:
@@ -107,6 +122,9 @@ def main(argv: list[str] | None = None) -> None:
         medians = {name: median_of(args.runs, action)[0] for name, action in actions.items()}
         print(f"{stage:56s} {medians['solution']:9.2f} {medians['solution'] / execution:6.2f}x "
               f"{medians['release']:9.2f} {medians['release'] / execution:6.2f}x", flush=True)
+    solution = submissions["solution"]
+    cpu = statistics.median(children_cpu(lambda: grade_notebook(solution)) for _ in range(args.runs))
+    print(f"{'CPU of the checks pytest process, solution (no probes)':56s} {cpu:9.2f} CPU-s", flush=True)
     shutil.rmtree(scratch, ignore_errors=True)
 
 

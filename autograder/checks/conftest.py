@@ -22,6 +22,7 @@ import pytest
 
 from autograder.sandbox import probe_source
 from autograder.sandbox.limits import ProbeLimits
+from autograder.sandbox.processes import remove_tree
 from autograder.sandbox.runner import ProbeServer
 
 if TYPE_CHECKING:
@@ -155,7 +156,10 @@ def run_probe(student_code, submission, probe_server, confined, tmp_path_factory
     def call(entry: str, inputs: dict, seconds: float = 30) -> dict:
         scratch = Path(tempfile.mkdtemp(prefix=f"{entry}-", dir=tmp_path_factory.getbasetemp()))
         limits = ProbeLimits(seconds=seconds, threads=1, confined=confined)
-        outcome = probe_server.run(student_code, PROBES, entry, inputs, scratch, limits)
+        try:
+            outcome = probe_server.run(student_code, PROBES, entry, inputs, scratch, limits)
+        finally:   # the outcome holds the tail of its output: a notebook's prints must not add up probe after probe
+            remove_tree(scratch)
         if not outcome.ok:
             pytest.fail(explain(outcome, submission), pytrace=False)
         return outcome.data

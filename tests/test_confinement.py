@@ -212,3 +212,69 @@ def test_results_built_to_be_slow_or_huge_to_read_are_refused_quickly(tmp_path):
                       {"x": torch.zeros(3)}, tmp_path / name.replace(" ", "-"), ProbeLimits(seconds=60))
         assert outcome.status == "error" and "refused" in outcome.message, f"{name}: {outcome.message}"
         assert time.perf_counter() - started < 30, f"{name}: reading the results took {time.perf_counter() - started:.0f} s"
+
+
+# Runs inside policy.grading_command, as nbgrader does: a probe that writes 1 MiB files into its folder until it
+# cannot, then says how much it wrote and why it stopped.
+FILLING_GRADING = r'''
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from autograder.sandbox.limits import ProbeLimits
+from autograder.sandbox.runner import run
+FILL = """
+import os
+def fill():
+    written, said = 0, "no error"
+    try:
+        for n in range(256):
+            with open(f"fill-{n}", "wb") as f:
+                f.write(b"x" * 2**20)
+            written += 1
+    except OSError as e:
+        said = e.strerror
+    for n in range(256):
+        if os.path.exists(f"fill-{n}"):
+            os.unlink(f"fill-{n}")
+    return {"written": written, "said": said}
+"""
+outcome = run(FILL, "def call(student, inputs):\n    return student['fill']()\n", "call", {},
+              Path(sys.argv[2]) / "probe", ProbeLimits(seconds=60))
+print(json.dumps({"status": outcome.status, "message": outcome.message, **outcome.data}))
+'''
+
+
+def test_a_grading_stops_its_probes_filling_the_disk_at_its_folders_cap(tmp_path):
+    """The probes' folder is on the machine's disk, but under grading_command (as every class grading runs) it is a
+    memory file system of its own: a probe writing files until the disk is full stops at its cap, and nothing of
+    it reaches the disk."""
+    import subprocess
+    import sys
+
+    from autograder.sandbox.policy import grading_command, grading_started
+
+    shared = tmp_path / "checks"
+    shared.mkdir()
+    status_read, status_write = os.pipe()
+    grading = grading_command([sys.executable, "-c", FILLING_GRADING, str(REPO_ROOT), str(shared)],
+                              {shared: 16 * 2**20}, status_write)
+    result = subprocess.run(grading, capture_output=True, text=True, pass_fds=(status_write,), timeout=120)
+    os.close(status_write)
+    os.set_blocking(status_read, False)
+    status = os.read(status_read, 2**16)
+    os.close(status_read)
+    assert grading_started(status), f"bubblewrap did not start the grading: {status!r} {result.stderr[-2000:]}"
+    said = json.loads(result.stdout.strip().splitlines()[-1])
+    assert said["status"] == "ok", said
+    assert said["written"] < 16 and said["said"] == "No space left on device", (
+        f"The probe wrote {said['written']} MiB into a folder capped at 16 MiB ({said['said']})")
+    assert list(shared.iterdir()) == [], f"The probe's files reached the disk: {list(shared.iterdir())}"
+
+
+def test_a_grading_that_bubblewrap_did_not_start_is_told_apart_from_one_it_started():
+    from autograder.sandbox.policy import grading_started
+
+    assert grading_started(b'{ "child-pid": 4742, "mnt-namespace": 4026532175 }\n{ "exit-code": 1 }\n')
+    assert not grading_started(b"")
+    assert not grading_started(b'{ "exit-code": 1 }\n')
+    assert not grading_started(b"bwrap: Can't mount tmpfs on /newroot/tmp/x: No such file or directory\n")

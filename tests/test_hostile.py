@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -35,6 +36,7 @@ from assignment import notebooks
 from assignment.paths import RELEASE_NOTEBOOK, REPO_ROOT, mnist_root
 from autograder.intake.repair import check
 from autograder.course import Course
+from autograder.sandbox.limits import GradingLimits
 from tests.hostile import attacks as A
 
 WORKERS, CELL_TIMEOUT, STUDENT_TIMEOUT = 2, 30, 900
@@ -320,6 +322,21 @@ def test_nothing_an_attack_started_is_still_running(hostile):
     assert not hostile["survivors"], f"Processes started by attacks outlived their grading: {hostile['survivors']}"
 
 
+def test_a_notebook_cannot_fill_the_graders_disk(hostile):
+    """fill_disk writes 1 MiB files where confined code may write, until the disk is full: a grading's shared
+    folders are its own memory file systems (sandbox/policy.grading_command), so it stops at their caps, and
+    the students graded beside it keep their disk."""
+    limits = GradingLimits()
+    text = outputs_text(hostile["course"], "fill_disk")   # its cells' outputs, and the checks' reports of its probes
+    caps = {"kernel": limits.sockets_folder_bytes, "probe": limits.probes_folder_bytes}
+    for place in caps:
+        filled = re.search(rf"FILLED {place}: (\d+) MiB \(([^)]*)\)", text)
+        assert filled, f"fill_disk's {place} did not say how much it wrote: {text[:2000]}"
+        assert int(filled[1]) * 2**20 <= caps[place] and filled[2] == "No space left on device", (
+            f"From its {place}, fill_disk wrote {filled[1]} MiB ({filled[2]}) into the folder it shares with the "
+            f"grader, past that folder's cap of {caps[place] / 2**20:g} MiB: it could fill the grader's disk")
+
+
 def test_huge_outputs_are_cut_short(hostile):
     size = (hostile["course"] / "autograded" / "huge_output" / "vae" / "vae.ipynb").stat().st_size
     assert size < 5 * 2**20, f"The autograded notebook of huge_output is {size / 2**20:.0f} MiB"
@@ -372,7 +389,6 @@ def test_a_student_stopped_at_the_time_limit_leaves_no_process_behind(tmp_path):
     and so does the kernel's sockets folder in /tmp, which nbgrader, killed, could not remove."""
     from autograder.sandbox.kernel import sockets_parent
     from autograder.workflow import grade_student
-    from autograder.sandbox.limits import GradingLimits
 
     notebook = A.base_notebook("stub")
     A.own_cell_after("setup", f"import subprocess, time\nsubprocess.Popen(['sleep', '{A.SLEEP_MARKER}'])\n"

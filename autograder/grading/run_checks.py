@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from autograder.grading.extract import StudentCode, student_code
 from autograder.grading.scores import CellGrade, CheckResult, one_line
 from autograder.sandbox.limits import limit_grading_memory
 from autograder.sandbox.processes import remove_tree
+from autograder.sandbox.runner import PROBES_PARENT
 
 CHECKS_DIR = Path(__file__).resolve().parent.parent / "checks"   # autograder/checks
 WHOLE_RUN_SECONDS = 900   # a safety net: each probe has its own, much smaller, limit
@@ -68,7 +70,7 @@ def run_hidden_checks(code: StudentCode, workdir: Path, grade_ids: set[str] | No
     code.write(workdir / "submission.json")
     report = workdir / "report.json"
     files = [str(CHECKS_DIR / f"test_{gid}.py") for gid in sorted(grade_ids)] if grade_ids else [str(CHECKS_DIR)]
-    command = [*checks_pytest(), *files, f"--basetemp={workdir / 'probes'}",
+    command = [*checks_pytest(), *files, f"--basetemp={probes_folder(workdir)}",
                f"--submission={workdir / 'submission.json'}", f"--report={report}", "--exit-when-reported",
                f"--ready-file={probe_server_ready(workdir)}", *(["--unconfined"] if unconfined else [])]
     result = subprocess.run(command, cwd=REPO_ROOT, env=checks_env(), capture_output=True, text=True,
@@ -85,10 +87,21 @@ def run_hidden_checks(code: StudentCode, workdir: Path, grade_ids: set[str] | No
 def probe_server_ready(workdir: Path) -> Path:
     """The file the checks create in their grading folder once the probe server has imported torch (conftest).
 
-    Outside the probes' folder (workdir/probes, the only one the sandbox may write in), and what
+    Outside the probes' folder (probes_folder, the only one the sandbox may write in), and what
     it says is only when to start the kernel, never a result.
     """
     return workdir / "probe-server-ready"
+
+
+def probes_folder(workdir: Path) -> Path:
+    """Where the checks graded in `workdir` make their probes' scratch folders, the only folder the sandbox may write in.
+
+    In PROBES_PARENT when it is set (the class command sets it to a capped memory file system of this
+    grading's alone): what the probes write then never shares a file system with the checks' own
+    files (their report), nor with the machine's disk. Otherwise workdir/probes.
+    """
+    parent = os.environ.get(PROBES_PARENT)
+    return Path(parent) / workdir.name if parent else workdir / "probes"
 
 
 @dataclasses.dataclass
@@ -182,5 +195,6 @@ def _score(extracted: StudentCode, grades: dict[str, CellGrade], grade_ids: set[
                 grade.checks.append(CheckResult(record["check"], record["doc"], record["passed"],
                                                 one_line(record["message"]), record.get("prerequisite", False)))
     finally:
-        remove_tree(scratch)   # the probes wrote in it
+        remove_tree(scratch)
+        remove_tree(probes_folder(scratch))   # the probes wrote in it
     return grades

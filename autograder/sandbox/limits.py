@@ -55,6 +55,12 @@ class GradingLimits:
     seconds: float = 600.0       # the whole of one student's grading (execution and hidden checks)
     cell_seconds: int = 120      # one cell of the notebook (fast mode: the slowest takes a few seconds)
     unconfined: bool = False     # the grader's explicit --unconfined: students' code runs without the sandbox
+    # The folders a grading shares with confined code are memory file systems of these sizes, private to that
+    # grading (sandbox/policy.grading_command): its probes' folder, which holds each probe's inputs, results and
+    # output while it runs (the solution's probes hold about 15 MiB at most), and its kernel's sockets folder
+    # (nothing but sockets and the connection file).
+    probes_folder_bytes: int = 512 * MiB
+    sockets_folder_bytes: int = 1 * MiB
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,15 @@ nbgrader executes it (sandbox/kernel.py) or in a probe of the hidden checks (san
   unmounted, remounted read-write, or escaped with unshare, setns or chroot;
 - a session of its own (no terminal to inject input into), killed when its parent dies;
 - rlimits on memory, file size, processes and core dumps (sandbox/limits.py), set by `prlimit`.
+- one student's whole grading (nbgrader, its kernel, its probes) runs under `grading_command`: the
+  folders it shares with untrusted code are memory file systems of a capped size, its own, so a
+  notebook cannot fill the machine's disk under the students graded beside it.
 
 Nothing here depends on what the student knows: the policy is public (SECURITY.md) and safe when known.
 """
 from __future__ import annotations
 
+import json
 import os
 import resource
 import shutil
@@ -155,6 +159,41 @@ def command(argv: Sequence[str], limits: Limits, *, writable: Sequence[Path] = (
     return [*_rlimits(limits), *args, "--chdir", cwd, "--", *argv]
 
 
+def grading_command(argv: Sequence[str], private: Mapping[Path, int], status_fd: int) -> list[str]:
+    """`argv`, one student's grading (nbgrader and all it starts), with each folder of `private` a fresh
+    memory file system of at most that many bytes, seen by that grading alone.
+
+    The folders `command` makes writable (a kernel's sockets folder, the probes' folders) are the only
+    places on the machine's disk where confined code may write, and the number of files it writes there
+    is not limited: on the disk, one notebook could fill it and fail every grading beside its own.
+    Here they are in memory, capped, and gone when the grading ends; the rest of the file system is the
+    machine's as it is. A user namespace of its own maps the grader's uid to itself: nothing is gained,
+    and a root grader's nbgrader holds no capability of the machine's. Existing folders only
+    (bubblewrap would make a missing one on the machine's disk).
+
+    bubblewrap reports on `status_fd` (`grading_started` reads it): a grading that never started is
+    the machine's failure, not the notebook's.
+    """
+    args = [shutil.which("bwrap") or "bwrap", "--unshare-user", "--dev-bind", "/", "/", "--die-with-parent",
+            "--json-status-fd", str(status_fd)]
+    for folder, size in private.items():
+        if not folder.is_dir():
+            raise FileNotFoundError(f"the grading's private folder {folder} does not exist")
+        args += ["--size", str(size), "--perms", "0700", "--tmpfs", str(folder.resolve())]
+    return [*args, "--", *argv]
+
+
+def grading_started(status: bytes) -> bool:
+    """Whether bubblewrap's status lines (`grading_command`'s `status_fd`) say it started the grading."""
+    for line in status.decode(errors="replace").splitlines():
+        try:
+            if "child-pid" in json.loads(line):
+                return True
+        except (ValueError, TypeError):
+            continue
+    return False
+
+
 def unconfined_command(argv: Sequence[str], limits: Limits) -> list[str]:
     """`argv` with the limits but no confinement: only for a grader who passed --unconfined."""
     return [*_rlimits(limits), *argv]
@@ -169,13 +208,23 @@ def check() -> None:
         raise SandboxUnavailable("bubblewrap (`bwrap`) is not installed", FIX_NO_BWRAP)
     if shutil.which("prlimit") is None:
         raise SandboxUnavailable("`prlimit` (util-linux) is not installed", "install util-linux")
-    inside = ("import os\n"
+    inside = ("import os, sys\n"
               "assert os.getuid() == 65534, 'not uid 65534'\n"
               "writable = [p for p in ('/proc/sys/kernel', '/proc/sysrq-trigger', '/') if os.access(p, os.W_OK)]\n"
-              "assert not writable, f'{writable} writable'\n")
-    probe = command([sys.executable, "-c", inside],
-                    Limits(memory_bytes=2**30, file_bytes=2**20, tmp_bytes=2**20))
-    result = subprocess.run(probe, capture_output=True, text=True, stdin=subprocess.DEVNULL, env={"PATH": os.defpath})
+              "assert not writable, f'{writable} writable'\n"
+              "shared = os.statvfs(sys.argv[1])\n"
+              "assert shared.f_blocks * shared.f_frsize <= 2**20, 'the shared folder is not capped'\n")
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="vae-sandbox-check-") as folder:
+        status_read, status_write = os.pipe()
+        probe = command([sys.executable, "-c", inside, folder],
+                        Limits(memory_bytes=2**30, file_bytes=2**20, tmp_bytes=2**20), writable=[Path(folder)])
+        try:
+            result = subprocess.run(grading_command(probe, {Path(folder): 2**20}, status_write), capture_output=True,
+                                    text=True, stdin=subprocess.DEVNULL, env={"PATH": os.defpath}, pass_fds=(status_write,))
+        finally:
+            os.close(status_write)
+            os.close(status_read)
     if result.returncode != 0:
         said = (result.stderr.strip().splitlines() or ["no message"])[-1]
         if "namespace" in said or "uid map" in said or "Operation not permitted" in said or "Permission denied" in said:

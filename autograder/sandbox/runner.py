@@ -42,6 +42,10 @@ if TYPE_CHECKING:
 # torch is imported by the functions that use it, not here: the checks' pytest starts its probe server
 # (whose Python imports torch for seconds) before it has imported torch itself, and the two imports overlap.
 
+# Set by whoever starts nbgrader (workflow/grade_student.py): the folder in which the hidden checks make their
+# probes' folder, rather than in their own grading folder (there, a capped file system of this grading's alone).
+PROBES_PARENT = "VAE_PROBES_FOLDER"
+
 # What the child runs. It is passed on the command line, so the child needs no file of ours.
 _CHILD_BODY = r'''
 import json, os, sys, traceback

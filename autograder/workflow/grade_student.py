@@ -31,9 +31,11 @@ from assignment.paths import ASSIGNMENT, NBGRADER_CONFIG, REPO_ROOT, mnist_root
 
 from autograder.course import NOTEBOOK, Course
 from autograder.grading import record as R
+from autograder.sandbox import policy
 from autograder.sandbox.kernel import SOCKETS_PARENT, make_sockets_parent
 from autograder.sandbox.limits import OUTPUTS, GradingLimits, limit_grading_memory
 from autograder.sandbox.processes import remove_tree, wait_then_kill_group
+from autograder.sandbox.runner import PROBES_PARENT
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,7 @@ def _scratch_course(student: str, notebook: NotebookNode, template: Path, parent
     (scratch / "autograded").mkdir()
     (scratch / "home").mkdir()
     (scratch / "tmp").mkdir()
+    (scratch / "probes").mkdir()   # PROBES_PARENT
     return scratch
 
 
@@ -92,7 +95,8 @@ def _environment(scratch: Path, sockets: Path) -> dict[str, str]:
             "PYTHONPATH": str(REPO_ROOT),   # this checkout's grading code, whatever else is installed
             # no bytecode caches: a .pyc is checked against its source's mtime in whole seconds and its size, so a
             # same-size edit of a check (or a bundle unpacked with fixed dates) could grade with the old code
-            "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", SOCKETS_PARENT: str(sockets)}
+            "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1", SOCKETS_PARENT: str(sockets),
+            PROBES_PARENT: str(scratch / "probes")}
 
 
 def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
@@ -116,17 +120,31 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
                "--create", "--force", f"--Execute.timeout={limits.cell_seconds}",
                *(["--Sandbox.unconfined=True"] if limits.unconfined else [])]
     log = scratch / "nbgrader.log"   # kept by the caller (Course.log) whatever the outcome
+    status_read, status_write = os.pipe()
     try:
+        if not limits.unconfined:   # the folders confined code may write in: in memory, capped, this grading's alone
+            command = policy.grading_command(command, {scratch / "probes": limits.probes_folder_bytes,
+                                                       sockets: limits.sockets_folder_bytes}, status_write)
         with open(log, "wb") as out:
             process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch, sockets), stdin=subprocess.DEVNULL,
                                        stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                       preexec_fn=limit_grading_memory)
+                                       preexec_fn=limit_grading_memory, pass_fds=(status_write,))
+            os.close(status_write)
+            status_write = None
             # The kernel and the probes die with nbgrader (bubblewrap's --die-with-parent).
             timed_out = wait_then_kill_group(process, limits.seconds)
+        status = _read_available(status_read)
     finally:   # the kernel's sockets, which a nbgrader killed at the time limit leaves
+        os.close(status_read)
+        if status_write is not None:
+            os.close(status_write)
         if not remove_tree(sockets):
             logger.warning("%s: could not remove the kernel's sockets folder %s; remove it by hand", student, sockets)
     seconds = time.perf_counter() - started
+    if not limits.unconfined and not timed_out and not policy.grading_started(status):
+        said = _last_line(log)
+        return Graded(MACHINE_ERROR, f"the grader could not start nbgrader in this grading's own file system ({said}); "
+                                     "fix that, then grade again", seconds=seconds, scratch=scratch, log=log)
     if timed_out:
         return Graded("timed out", f"grading did not finish within {limits.seconds:g} s and was stopped "
                                    "(an endless loop that no cell time limit caught, or far too slow)",
@@ -158,6 +176,26 @@ def _scores(course: Course, student: str) -> dict[str, float] | None:
     except MissingEntry:
         return None
     return scores or None
+
+
+def _read_available(fd: int) -> bytes:
+    """What has been written to the pipe `fd` so far, without waiting (a process nbgrader started may hold it open)."""
+    os.set_blocking(fd, False)
+    data = b""
+    while len(data) < 2**16:
+        try:
+            chunk = os.read(fd, 2**16)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _last_line(log: Path) -> str:
+    lines = log_tail(log, 4096).decode(errors="replace").strip().splitlines()
+    return (lines[-1] if lines else "no message")[:400]
 
 
 def log_tail(log: Path, size: int) -> bytes:

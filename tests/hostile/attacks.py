@@ -465,6 +465,32 @@ threading.Thread(target=time.sleep, args=(10**7,), daemon=False).start()
 '''
 
 
+# Writes 1 MiB files into the folder it shares with the grader (the kernel's sockets folder, named by `-f` on
+# its command line; a probe's folder), at most FILL_BOUND_MIB of them, until the disk is full; removes them
+# and says how much it could write: "FILLED kernel: 1 MiB (No space left on device)".
+FILL_BOUND_MIB = 1024
+FILL_DISK = r"""
+import os, sys
+_where = os.path.dirname(sys.argv[sys.argv.index("-f") + 1]) if "-f" in sys.argv else os.getcwd()
+_place = "kernel" if "-f" in sys.argv else "probe"
+_written, _said, _chunk = 0, "no error", b"x" * 2**20
+try:
+    for _n in range($bound):
+        with open(os.path.join(_where, f"fill-{_n}"), "wb") as _f:
+            _f.write(_chunk)
+        _written += 1
+except OSError as _e:
+    _said = _e.strerror
+finally:
+    for _n in range($bound):
+        try:
+            os.unlink(os.path.join(_where, f"fill-{_n}"))
+        except OSError:
+            pass
+_filled = f"FILLED {_place}: {_written} MiB ({_said})"
+print(_filled)
+""".replace("$bound", str(FILL_BOUND_MIB))
+
 def attacks() -> list[Attack]:
     """Every notebook attack, with what it may earn and what its report must say."""
     return [
@@ -551,6 +577,10 @@ def attacks() -> list[Attack]:
                report=("the kernel sent a message the grader could not read",)),
         Attack("huge_output", "prints 50 MB and 20,000 lines, and returns a 20 MB string", "stub",
                own_cell_after("setup", HUGE_OUTPUT)),
+        Attack("fill_disk", "writes files into every folder it shares with the grader until the disk is full",
+               "partial", every(own_cell_after("setup", FILL_DISK),
+                                in_kl_divergence(FILL_DISK + "raise RuntimeError(_filled)")),
+               lost=("p3a_kl_divergence",)),
         Attack("sleeping_thread", "leaves a thread sleeping forever, in its kernel and in a graded function", "partial",
                every(own_cell_after("setup", SLEEPING_THREAD), in_kl_divergence(SLEEPING_THREAD, then_honest=True))),
 

@@ -244,26 +244,39 @@ print(json.dumps({"status": outcome.status, "message": outcome.message, **outcom
 '''
 
 
+def _run_grading(argv: list[str], private: dict, before_run=lambda: None):
+    """argv under policy.grading_command, as grade_student runs nbgrader: (its result, whether it started)."""
+    import subprocess
+
+    from autograder.sandbox.policy import grading_command, grading_started
+
+    started_read, started_write = os.pipe()
+    try:
+        grading = grading_command(argv, private, started_write)
+        before_run()
+        result = subprocess.run(grading, capture_output=True, text=True, pass_fds=(started_write,), timeout=120)
+    finally:
+        os.close(started_write)
+    os.set_blocking(started_read, False)
+    try:
+        said = os.read(started_read, 2**16)
+    except BlockingIOError:
+        said = b""
+    os.close(started_read)
+    return result, grading_started(said)
+
+
 def test_a_grading_stops_its_probes_filling_the_disk_at_its_folders_cap(tmp_path):
     """The probes' folder is on the machine's disk, but under grading_command (as every class grading runs) it is a
     memory file system of its own: a probe writing files until the disk is full stops at its cap, and nothing of
     it reaches the disk."""
-    import subprocess
     import sys
-
-    from autograder.sandbox.policy import grading_command, grading_started
 
     shared = tmp_path / "checks"
     shared.mkdir()
-    status_read, status_write = os.pipe()
-    grading = grading_command([sys.executable, "-c", FILLING_GRADING, str(REPO_ROOT), str(shared)],
-                              {shared: 16 * 2**20}, status_write)
-    result = subprocess.run(grading, capture_output=True, text=True, pass_fds=(status_write,), timeout=120)
-    os.close(status_write)
-    os.set_blocking(status_read, False)
-    status = os.read(status_read, 2**16)
-    os.close(status_read)
-    assert grading_started(status), f"bubblewrap did not start the grading: {status!r} {result.stderr[-2000:]}"
+    result, started = _run_grading([sys.executable, "-c", FILLING_GRADING, str(REPO_ROOT), str(shared)],
+                                   {shared: 16 * 2**20})
+    assert started, f"bubblewrap did not start the grading: {result.stderr[-2000:]}"
     said = json.loads(result.stdout.strip().splitlines()[-1])
     assert said["status"] == "ok", said
     assert said["written"] < 16 and said["said"] == "No space left on device", (
@@ -271,10 +284,18 @@ def test_a_grading_stops_its_probes_filling_the_disk_at_its_folders_cap(tmp_path
     assert list(shared.iterdir()) == [], f"The probe's files reached the disk: {list(shared.iterdir())}"
 
 
-def test_a_grading_that_bubblewrap_did_not_start_is_told_apart_from_one_it_started():
-    from autograder.sandbox.policy import grading_started
+def test_a_grading_whose_private_folders_cannot_be_made_is_not_started(tmp_path):
+    """bubblewrap reports a child as soon as it has one, before its mounts: only a grading it went on to run
+    counts as started (grade_student calls any other the machine's error, not the notebook's)."""
+    private, ran = tmp_path / "probes", tmp_path / "ran"
+    private.mkdir()
 
-    assert grading_started(b'{ "child-pid": 4742, "mnt-namespace": 4026532175 }\n{ "exit-code": 1 }\n')
-    assert not grading_started(b"")
-    assert not grading_started(b'{ "exit-code": 1 }\n')
-    assert not grading_started(b"bwrap: Can't mount tmpfs on /newroot/tmp/x: No such file or directory\n")
+    def replace_by_a_file():   # bubblewrap cannot mount a file system on a file
+        private.rmdir()
+        private.write_text("a file where the folder was")
+
+    result, started = _run_grading(["touch", str(ran)], {private: 2**20}, before_run=replace_by_a_file)
+    assert not started and not ran.exists(), "A grading whose private folder could not be mounted started"
+    assert "bwrap" in result.stderr, f"bubblewrap did not say why it stopped: {result.stderr!r}"
+    result, started = _run_grading(["touch", str(ran)], {})
+    assert started and ran.exists(), f"A grading with nothing to mount did not start: {result.stderr[-2000:]}"

@@ -24,7 +24,6 @@ Nothing here depends on what the student knows: the policy is public (SECURITY.m
 """
 from __future__ import annotations
 
-import json
 import os
 import resource
 import shutil
@@ -159,7 +158,7 @@ def command(argv: Sequence[str], limits: Limits, *, writable: Sequence[Path] = (
     return [*_rlimits(limits), *args, "--chdir", cwd, "--", *argv]
 
 
-def grading_command(argv: Sequence[str], private: Mapping[Path, int], status_fd: int) -> list[str]:
+def grading_command(argv: Sequence[str], private: Mapping[Path, int], started_fd: int) -> list[str]:
     """`argv`, one student's grading (nbgrader and all it starts), with each folder of `private` a fresh
     memory file system of at most that many bytes, seen by that grading alone.
 
@@ -167,31 +166,45 @@ def grading_command(argv: Sequence[str], private: Mapping[Path, int], status_fd:
     places on the machine's disk where confined code may write, and the number of files it writes there
     is not limited: on the disk, one notebook could fill it and fail every grading beside its own.
     Here they are in memory, capped, and gone when the grading ends; the rest of the file system is the
-    machine's as it is. A user namespace of its own maps the grader's uid to itself: nothing is gained,
-    and a root grader's nbgrader holds no capability of the machine's. Existing folders only
-    (bubblewrap would make a missing one on the machine's disk).
+    machine's as it is. A grader that may mount (root with CAP_SYS_ADMIN) keeps its user and what it may
+    read; any other gets a user namespace that maps its uid to itself (bubblewrap's unprivileged way to
+    mount). Existing folders only (bubblewrap would make a missing one on the machine's disk).
 
-    bubblewrap reports on `status_fd` (`grading_started` reads it): a grading that never started is
-    the machine's failure, not the notebook's.
+    bubblewrap runs `argv` only once every mount is made: just before, a launcher writes "started" on
+    `started_fd` (an inherited pipe; `grading_started` reads it) and closes it for `argv`. A grading that
+    never started is the machine's failure, not the notebook's.
     """
-    args = [shutil.which("bwrap") or "bwrap", "--unshare-user", "--dev-bind", "/", "/", "--die-with-parent",
-            "--json-status-fd", str(status_fd)]
+    args = [shutil.which("bwrap") or "bwrap", *([] if _may_mount() else ["--unshare-user"]), "--dev-bind", "/", "/",
+            "--die-with-parent"]
     for folder, size in private.items():
         if not folder.is_dir():
             raise FileNotFoundError(f"the grading's private folder {folder} does not exist")
         args += ["--size", str(size), "--perms", "0700", "--tmpfs", str(folder.resolve())]
-    return [*args, "--", *argv]
+    return [*args, "--", sys.executable, "-I", "-S", "-c", _LAUNCHER, str(started_fd), *argv]
 
 
-def grading_started(status: bytes) -> bool:
-    """Whether bubblewrap's status lines (`grading_command`'s `status_fd`) say it started the grading."""
-    for line in status.decode(errors="replace").splitlines():
-        try:
-            if "child-pid" in json.loads(line):
-                return True
-        except (ValueError, TypeError):
-            continue
-    return False
+# grading_command's launcher: says "started" on the fd it is given, closes it, and becomes the grading.
+_LAUNCHER = "import os, sys; fd = int(sys.argv[1]); os.write(fd, b'started'); os.close(fd); os.execvp(sys.argv[2], sys.argv[2:])"
+
+
+def grading_started(said: bytes) -> bool:
+    """Whether what grading_command's launcher wrote on its `started_fd` says the grading started."""
+    return said == b"started"
+
+
+_CAP_SYS_ADMIN = 21
+
+
+def _may_mount() -> bool:
+    """Whether this process is root and holds CAP_SYS_ADMIN (a container's root often does not)."""
+    if os.geteuid() != 0:
+        return False
+    try:
+        with open("/proc/self/status") as f:
+            effective = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
+    except (OSError, StopIteration, ValueError):
+        return False
+    return bool(effective >> _CAP_SYS_ADMIN & 1)
 
 
 def unconfined_command(argv: Sequence[str], limits: Limits) -> list[str]:
@@ -216,15 +229,16 @@ def check() -> None:
               "assert shared.f_blocks * shared.f_frsize <= 2**20, 'the shared folder is not capped'\n")
     import tempfile
     with tempfile.TemporaryDirectory(prefix="vae-sandbox-check-") as folder:
-        status_read, status_write = os.pipe()
+        started_read, started_write = os.pipe()
         probe = command([sys.executable, "-c", inside, folder],
                         Limits(memory_bytes=2**30, file_bytes=2**20, tmp_bytes=2**20), writable=[Path(folder)])
         try:
-            result = subprocess.run(grading_command(probe, {Path(folder): 2**20}, status_write), capture_output=True,
-                                    text=True, stdin=subprocess.DEVNULL, env={"PATH": os.defpath}, pass_fds=(status_write,))
+            result = subprocess.run(grading_command(probe, {Path(folder): 2**20}, started_write), capture_output=True,
+                                    text=True, stdin=subprocess.DEVNULL, env={"PATH": os.defpath},
+                                    pass_fds=(started_write,))
         finally:
-            os.close(status_write)
-            os.close(status_read)
+            os.close(started_write)
+            os.close(started_read)
     if result.returncode != 0:
         said = (result.stderr.strip().splitlines() or ["no message"])[-1]
         if "namespace" in said or "uid map" in said or "Operation not permitted" in said or "Permission denied" in said:

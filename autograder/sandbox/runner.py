@@ -420,7 +420,9 @@ class ProbeServer:
             self.close()
             # Fall back to a one-shot child, in a fresh folder of the grader's own: the probe that made
             # the server fail may have left links in its scratch folder, or replaced the folder itself.
-            fresh = Path(tempfile.mkdtemp(prefix="probe-retry-"))
+            # Beside the server's folder when the grading names their parent (a capped file system), never
+            # on the machine's disk then.
+            fresh = Path(tempfile.mkdtemp(prefix="probe-retry-", dir=os.environ.get(PROBES_PARENT) or None))
             try:
                 return run(code, probe, entry, inputs, fresh / "scratch", limits)
             finally:

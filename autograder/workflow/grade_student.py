@@ -110,8 +110,10 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
     try:
         scratch = _scratch_course(student, notebook, template, parent)
     except OSError as e:
-        return Graded(MACHINE_ERROR, f"the grader could not write this student's scratch course in {parent} ({e}); "
-                                     "make it writable with free space, then grade again", seconds=time.perf_counter() - started)
+        # `parent` is often a temporary folder of this run, gone when it ends: name where it lives
+        return Graded(MACHINE_ERROR, f"the grader could not write this student's scratch course ({e}); free space in "
+                                     f"{parent.parent}, or make it writable (the class command makes its scratch courses "
+                                     "in TMPDIR, default /tmp), then grade again", seconds=time.perf_counter() - started)
     try:
         sockets = make_sockets_parent(scratch)
     except OSError as e:
@@ -120,31 +122,32 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
                "--create", "--force", f"--Execute.timeout={limits.cell_seconds}",
                *(["--Sandbox.unconfined=True"] if limits.unconfined else [])]
     log = scratch / "nbgrader.log"   # kept by the caller (Course.log) whatever the outcome
-    status_read, status_write = os.pipe()
+    started_read, started_write = os.pipe() if not limits.unconfined else (None, None)
     try:
-        if not limits.unconfined:   # the folders confined code may write in: in memory, capped, this grading's alone
+        if started_write is not None:   # the folders confined code may write in: in memory, capped, this grading's alone
             command = policy.grading_command(command, {scratch / "probes": limits.probes_folder_bytes,
-                                                       sockets: limits.sockets_folder_bytes}, status_write)
+                                                       sockets: limits.sockets_folder_bytes}, started_write)
         with open(log, "wb") as out:
             process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch, sockets), stdin=subprocess.DEVNULL,
                                        stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                       preexec_fn=limit_grading_memory, pass_fds=(status_write,))
-            os.close(status_write)
-            status_write = None
+                                       preexec_fn=limit_grading_memory,
+                                       pass_fds=() if started_write is None else (started_write,))
+            if started_write is not None:
+                os.close(started_write)
+                started_write = None
             # The kernel and the probes die with nbgrader (bubblewrap's --die-with-parent).
             timed_out = wait_then_kill_group(process, limits.seconds)
-        status = _read_available(status_read)
+        said = _read_available(started_read) if started_read is not None else b""
     finally:   # the kernel's sockets, which a nbgrader killed at the time limit leaves
-        os.close(status_read)
-        if status_write is not None:
-            os.close(status_write)
+        for fd in (started_read, started_write):
+            if fd is not None:
+                os.close(fd)
         if not remove_tree(sockets):
             logger.warning("%s: could not remove the kernel's sockets folder %s; remove it by hand", student, sockets)
     seconds = time.perf_counter() - started
-    if not limits.unconfined and not timed_out and not policy.grading_started(status):
-        said = _last_line(log)
-        return Graded(MACHINE_ERROR, f"the grader could not start nbgrader in this grading's own file system ({said}); "
-                                     "fix that, then grade again", seconds=seconds, scratch=scratch, log=log)
+    if not limits.unconfined and not policy.grading_started(said):
+        return Graded(MACHINE_ERROR, f"the grader could not start nbgrader with its private folders ({_last_line(log)}); "
+                                     "fix what bubblewrap says, then grade again", seconds=seconds, scratch=scratch, log=log)
     if timed_out:
         return Graded("timed out", f"grading did not finish within {limits.seconds:g} s and was stopped "
                                    "(an endless loop that no cell time limit caught, or far too slow)",
@@ -179,7 +182,7 @@ def _scores(course: Course, student: str) -> dict[str, float] | None:
 
 
 def _read_available(fd: int) -> bytes:
-    """What has been written to the pipe `fd` so far, without waiting (a process nbgrader started may hold it open)."""
+    """What has been written to the pipe `fd` so far, without waiting for its writers to close it."""
     os.set_blocking(fd, False)
     data = b""
     while len(data) < 2**16:

@@ -244,7 +244,7 @@ print(json.dumps({"status": outcome.status, "message": outcome.message, **outcom
 '''
 
 
-def _run_grading(argv: list[str], private: dict, before_run=lambda: None):
+def _run_grading(argv: list[str], private: dict, before_run=lambda: None, own_user: bool | None = None):
     """argv under policy.grading_command, as grade_student runs nbgrader: (its result, whether it started)."""
     import subprocess
 
@@ -252,7 +252,7 @@ def _run_grading(argv: list[str], private: dict, before_run=lambda: None):
 
     started_read, started_write = os.pipe()
     try:
-        grading = grading_command(argv, private, started_write)
+        grading = grading_command(argv, private, started_write, own_user=own_user)
         before_run()
         result = subprocess.run(grading, capture_output=True, text=True, pass_fds=(started_write,), timeout=120)
     finally:
@@ -266,16 +266,18 @@ def _run_grading(argv: list[str], private: dict, before_run=lambda: None):
     return result, grading_started(said)
 
 
-def test_a_grading_stops_its_probes_filling_the_disk_at_its_folders_cap(tmp_path):
+@pytest.mark.parametrize("own_user", [None, False], ids=["as this grader mounts", "in a user namespace"])
+def test_a_grading_stops_its_probes_filling_the_disk_at_its_folders_cap(tmp_path, own_user):
     """The probes' folder is on the machine's disk, but under grading_command (as every class grading runs) it is a
     memory file system of its own: a probe writing files until the disk is full stops at its cap, and nothing of
-    it reaches the disk."""
+    it reaches the disk. Both ways of mounting it: root that may mount keeps its own user, any other grader
+    gets a user namespace."""
     import sys
 
     shared = tmp_path / "checks"
     shared.mkdir()
     result, started = _run_grading([sys.executable, "-c", FILLING_GRADING, str(REPO_ROOT), str(shared)],
-                                   {shared: 16 * 2**20})
+                                   {shared: 16 * 2**20}, own_user=own_user)
     assert started, f"bubblewrap did not start the grading: {result.stderr[-2000:]}"
     said = json.loads(result.stdout.strip().splitlines()[-1])
     assert said["status"] == "ok", said

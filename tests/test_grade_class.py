@@ -264,6 +264,18 @@ def test_a_machine_error_keeps_the_students_earlier_results_and_the_next_run_gra
         "the machine error was remembered as dan's grading: the next run would not grade his new notebook")
 
 
+def test_a_grading_that_cannot_be_started_is_the_machines_error_not_the_notebooks(tmp_path, monkeypatch):
+    """Whatever stops the grader before nbgrader runs (here: the kernel's sockets folder is not a folder, so
+    its private file system cannot be made) is the machine's: the student keeps their results, told why."""
+    template = grade_student.make_template_gradebook(tmp_path)
+    not_a_folder = tmp_path / "sockets"
+    not_a_folder.write_text("")
+    monkeypatch.setattr(grade_student, "make_sockets_parent", lambda scratch: not_a_folder)
+    outcome = grade_student.grade("ada", copy.deepcopy(notebooks.read(SOURCE_NOTEBOOK)), template, tmp_path)
+    assert outcome.status == grade_student.MACHINE_ERROR, f"{outcome.status}: {outcome.reason}"
+    assert str(not_a_folder) in outcome.reason and "grade again" in outcome.reason, outcome.reason
+
+
 def test_a_student_over_the_time_limit_is_stopped_and_told_why(tmp_path):
     template = grade_student.make_template_gradebook(tmp_path)
     nb = copy.deepcopy(notebooks.read(SOURCE_NOTEBOOK))

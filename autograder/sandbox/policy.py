@@ -16,9 +16,10 @@ nbgrader executes it (sandbox/kernel.py) or in a probe of the hidden checks (san
   unmounted, remounted read-write, or escaped with unshare, setns or chroot;
 - a session of its own (no terminal to inject input into), killed when its parent dies;
 - rlimits on memory, file size, processes and core dumps (sandbox/limits.py), set by `prlimit`.
-- one student's whole grading (nbgrader, its kernel, its probes) runs under `grading_command`: the
-  folders it shares with untrusted code are memory file systems of a capped size, its own, so a
-  notebook cannot fill the machine's disk under the students graded beside it.
+- under the class command (and on Gradescope), one student's whole grading (nbgrader, its kernel, its
+  probes) runs under `grading_command`: the folders it shares with untrusted code are memory file
+  systems of a capped size, its own, so a notebook cannot fill the machine's disk under the students
+  graded beside it (plain `nbgrader autograde` and `--unconfined` start no such wrapper).
 
 Nothing here depends on what the student knows: the policy is public (SECURITY.md) and safe when known.
 """
@@ -158,7 +159,8 @@ def command(argv: Sequence[str], limits: Limits, *, writable: Sequence[Path] = (
     return [*_rlimits(limits), *args, "--chdir", cwd, "--", *argv]
 
 
-def grading_command(argv: Sequence[str], private: Mapping[Path, int], started_fd: int) -> list[str]:
+def grading_command(argv: Sequence[str], private: Mapping[Path, int], started_fd: int,
+                    own_user: bool | None = None) -> list[str]:
     """`argv`, one student's grading (nbgrader and all it starts), with each folder of `private` a fresh
     memory file system of at most that many bytes, seen by that grading alone.
 
@@ -174,7 +176,8 @@ def grading_command(argv: Sequence[str], private: Mapping[Path, int], started_fd
     `started_fd` (an inherited pipe; `grading_started` reads it) and closes it for `argv`. A grading that
     never started is the machine's failure, not the notebook's.
     """
-    args = [shutil.which("bwrap") or "bwrap", *([] if _may_mount() else ["--unshare-user"]), "--dev-bind", "/", "/",
+    own_user = _may_mount() if own_user is None else own_user   # False: a user namespace (tests choose either)
+    args = [shutil.which("bwrap") or "bwrap", *([] if own_user else ["--unshare-user"]), "--dev-bind", "/", "/",
             "--die-with-parent"]
     for folder, size in private.items():
         if not folder.is_dir():
@@ -193,6 +196,7 @@ def grading_started(said: bytes) -> bool:
 
 
 _CAP_SYS_ADMIN = 21
+CHECK_SECONDS = 60   # check() starts one small sandbox: it takes well under a second
 
 
 def _may_mount() -> bool:
@@ -235,7 +239,12 @@ def check() -> None:
         try:
             result = subprocess.run(grading_command(probe, {Path(folder): 2**20}, started_write), capture_output=True,
                                     text=True, stdin=subprocess.DEVNULL, env={"PATH": os.defpath},
-                                    pass_fds=(started_write,))
+                                    pass_fds=(started_write,), timeout=CHECK_SECONDS)
+        except subprocess.TimeoutExpired:
+            raise SandboxUnavailable(f"bubblewrap did not finish starting a sandbox within {CHECK_SECONDS} s",
+                                     "look for a mount of this machine that does not answer (an NFS or automounted "
+                                     "folder: bubblewrap binds the whole file system), or a machine too busy to "
+                                     "grade") from None
         finally:
             os.close(started_write)
             os.close(started_read)

@@ -122,21 +122,30 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
                "--create", "--force", f"--Execute.timeout={limits.cell_seconds}",
                *(["--Sandbox.unconfined=True"] if limits.unconfined else [])]
     log = scratch / "nbgrader.log"   # kept by the caller (Course.log) whatever the outcome
-    started_read, started_write = os.pipe() if not limits.unconfined else (None, None)
+    started_read = started_write = None
     try:
-        if started_write is not None:   # the folders confined code may write in: in memory, capped, this grading's alone
-            command = policy.grading_command(command, {scratch / "probes": limits.probes_folder_bytes,
-                                                       sockets: limits.sockets_folder_bytes}, started_write)
-        with open(log, "wb") as out:
-            process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch, sockets), stdin=subprocess.DEVNULL,
-                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                       preexec_fn=limit_grading_memory,
-                                       pass_fds=() if started_write is None else (started_write,))
-            if started_write is not None:
-                os.close(started_write)
-                started_write = None
-            # The kernel and the probes die with nbgrader (bubblewrap's --die-with-parent).
-            timed_out = wait_then_kill_group(process, limits.seconds)
+        try:
+            if not limits.unconfined:   # the folders confined code may write in: in memory, capped, this grading's alone
+                started_read, started_write = os.pipe()
+                command = policy.grading_command(command, {scratch / "probes": limits.probes_folder_bytes,
+                                                           sockets: limits.sockets_folder_bytes}, started_write)
+            out = open(log, "wb")
+            try:
+                process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch, sockets),
+                                           stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                           start_new_session=True, preexec_fn=limit_grading_memory,
+                                           pass_fds=() if started_write is None else (started_write,))
+            finally:
+                out.close()   # nbgrader has its own copy
+        except OSError as e:   # no descriptor, process or file to spare: this machine, not the notebook
+            return Graded(MACHINE_ERROR, f"the grader could not start nbgrader ({e}); fix that (free memory, "
+                                         "processes or open files, or mend the folder it names), then grade again",
+                          seconds=time.perf_counter() - started, scratch=scratch, log=log if log.exists() else None)
+        if started_write is not None:
+            os.close(started_write)
+            started_write = None
+        # The kernel and the probes die with nbgrader (bubblewrap's --die-with-parent).
+        timed_out = wait_then_kill_group(process, limits.seconds)
         said = _read_available(started_read) if started_read is not None else b""
     finally:   # the kernel's sockets, which a nbgrader killed at the time limit leaves
         for fd in (started_read, started_write):

@@ -31,6 +31,7 @@ import shutil
 import site
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -190,9 +191,16 @@ def grading_command(argv: Sequence[str], private: Mapping[Path, int], started_fd
 _LAUNCHER = "import os, sys; fd = int(sys.argv[1]); os.write(fd, b'started'); os.close(fd); os.execvp(sys.argv[2], sys.argv[2:])"
 
 
-def grading_started(said: bytes) -> bool:
-    """Whether what grading_command's launcher wrote on its `started_fd` says the grading started."""
-    return said == b"started"
+def grading_started(started_read: int) -> bool:
+    """Whether grading_command's launcher said "started" on the pipe whose read end is `started_read`.
+
+    Read once the grading has ended, without waiting: the launcher closed its end before nbgrader ran.
+    """
+    os.set_blocking(started_read, False)
+    try:
+        return os.read(started_read, 64) == b"started"
+    except BlockingIOError:   # nothing written, and a writer still open
+        return False
 
 
 _CAP_SYS_ADMIN = 21
@@ -231,7 +239,6 @@ def check() -> None:
               "assert not writable, f'{writable} writable'\n"
               "shared = os.statvfs(sys.argv[1])\n"
               "assert shared.f_blocks * shared.f_frsize <= 2**20, 'the shared folder is not capped'\n")
-    import tempfile
     with tempfile.TemporaryDirectory(prefix="vae-sandbox-check-") as folder:
         started_read, started_write = os.pipe()
         probe = command([sys.executable, "-c", inside, folder],

@@ -129,14 +129,11 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
                 started_read, started_write = os.pipe()
                 command = policy.grading_command(command, {scratch / "probes": limits.probes_folder_bytes,
                                                            sockets: limits.sockets_folder_bytes}, started_write)
-            out = open(log, "wb")
-            try:
+            with open(log, "wb") as out:   # nbgrader keeps its own copy
                 process = subprocess.Popen(command, cwd=scratch, env=_environment(scratch, sockets),
                                            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                            start_new_session=True, preexec_fn=limit_grading_memory,
                                            pass_fds=() if started_write is None else (started_write,))
-            finally:
-                out.close()   # nbgrader has its own copy
         except OSError as e:   # no descriptor, process or file to spare: this machine, not the notebook
             return Graded(MACHINE_ERROR, f"the grader could not start nbgrader ({e}); fix that (free memory, "
                                          "processes or open files, or mend the folder it names), then grade again",
@@ -146,7 +143,7 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
             started_write = None
         # The kernel and the probes die with nbgrader (bubblewrap's --die-with-parent).
         timed_out = wait_then_kill_group(process, limits.seconds)
-        said = _read_available(started_read) if started_read is not None else b""
+        started_up = limits.unconfined or policy.grading_started(started_read)
     finally:   # the kernel's sockets, which a nbgrader killed at the time limit leaves
         for fd in (started_read, started_write):
             if fd is not None:
@@ -154,7 +151,7 @@ def grade(student: str, notebook: NotebookNode, template: Path, parent: Path,
         if not remove_tree(sockets):
             logger.warning("%s: could not remove the kernel's sockets folder %s; remove it by hand", student, sockets)
     seconds = time.perf_counter() - started
-    if not limits.unconfined and not policy.grading_started(said):
+    if not started_up:
         return Graded(MACHINE_ERROR, f"the grader could not start nbgrader with its private folders ({_last_line(log)}); "
                                      "fix what bubblewrap says, then grade again", seconds=seconds, scratch=scratch, log=log)
     if timed_out:
@@ -188,21 +185,6 @@ def _scores(course: Course, student: str) -> dict[str, float] | None:
     except MissingEntry:
         return None
     return scores or None
-
-
-def _read_available(fd: int) -> bytes:
-    """What has been written to the pipe `fd` so far, without waiting for its writers to close it."""
-    os.set_blocking(fd, False)
-    data = b""
-    while len(data) < 2**16:
-        try:
-            chunk = os.read(fd, 2**16)
-        except BlockingIOError:
-            break
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def _last_line(log: Path) -> str:

@@ -71,6 +71,9 @@ def escape_attempts(paths):
         out[f"write {path}"] = _python(lambda: open(path, "a").write("# planted by the student"))
     for path in ("/proc/sys/kernel/core_pattern", "/proc/sysrq-trigger"):   # only asked: never written
         out[f"may write {path}"] = "SUCCEEDED" if os.access(path, os.W_OK) else "refused"
+    out["writable mounts"] = sorted({m[4] for m in (line.split() for line in open("/proc/self/mountinfo"))
+                                     if "rw" in m[5].split(",") and os.path.isdir(m[4])
+                                     and not m[4].startswith(("/proc", "/dev/pts"))})   # no file can be made there
     out["terminals held"] = [t for t in (os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
                                         if os.path.exists(f"/proc/self/fd/{fd}")) if t.startswith(("/dev/pts", "/dev/tty"))]
     status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
@@ -93,14 +96,17 @@ def grader_files(tmp_path_factory):
             REPO_ROOT / "solutions", REPO_ROOT / "autograder", course / "gradebook.db", course / "downloads",
             course / "downloads" / "other_vae.ipynb", token]
     write = [REPO_ROOT / "autograder" / "run_checks.py", course / "gradebook.db", course / "planted.txt",
-             Path(torch.__file__), Path("/usr/planted.txt"), Path("/planted.txt")]
+             Path(torch.__file__), Path("/usr/planted.txt"), Path("/planted.txt"), Path("/dev/planted.txt")]
     yield {"read": [str(p) for p in read], "write": [str(p) for p in write], "course": str(course)}
     token.unlink()
 
 
-def assert_confined(report: dict, where: str, grader_files: dict) -> None:
+def assert_confined(report: dict, where: str, grader_files: dict, own_folder: str) -> None:
+    """`own_folder`: where the code may write besides /tmp and /dev/shm (its scratch or sockets folder, or above)."""
     escaped = sorted(k for k, v in report.items() if v == "SUCCEEDED")
     assert not escaped, f"From {where}, the student's code could: {', '.join(escaped)}"
+    others = [m for m in report["writable mounts"] if m not in ("/tmp", "/dev/shm") and not m.startswith(own_folder)]
+    assert not others, f"From {where}, the student's code may write in {others}, not only in /tmp, /dev/shm and its folder"
     assert report["CapEff"] == "0000000000000000", f"From {where}, the code held capabilities {report['CapEff']}"
     assert report["NoNewPrivs"] == "1" and report["uid"] == 65534, f"From {where}: {report['NoNewPrivs']=}, {report['uid']=}"
     absent = [k for k, v in report.items() if k.startswith(("read ", "list ")) and "ENOENT" not in v
@@ -124,7 +130,7 @@ def test_no_escape_from_a_probe(how, grader_files, tmp_path):
         with ProbeServer(ProbeLimits(seconds=30)) as server:
             outcome = server.run(ESCAPES, PROBE, "call", inputs, tmp_path / "probes" / "scratch")
     assert outcome.ok, outcome.message + outcome.output
-    assert_confined(json.loads(outcome.data["report"]), f"a probe ({how})", grader_files)
+    assert_confined(json.loads(outcome.data["report"]), f"a probe ({how})", grader_files, str(tmp_path.resolve()))
 
 
 def test_no_escape_from_a_notebook_cell(grader_files, tmp_path):
@@ -135,7 +141,7 @@ def test_no_escape_from_a_notebook_cell(grader_files, tmp_path):
     NotebookClient(nb, timeout=60, kernel_name="python3", kernel_manager_class=ConfinedKernelManager,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = "".join(o.get("text", "") for o in nb.cells[1].outputs if o.output_type == "stream")
-    assert_confined(json.loads(text), "a notebook cell", grader_files)
+    assert_confined(json.loads(text), "a notebook cell", grader_files, "/tmp/vae-kernel-")   # its sockets folder
 
 
 def test_a_notebook_cell_has_no_network_and_no_grader_secret(monkeypatch, tmp_path):

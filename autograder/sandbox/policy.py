@@ -7,7 +7,7 @@ nbgrader executes it (sandbox/kernel.py) or in a probe of the hidden checks (san
   (/usr and its links), a few harmless files of /etc, the Python installation and environment
   that grade, and the MNIST data are bound read-only, plus the folders a caller names writable
   (a probe's scratch folder, a kernel's socket folder); a fresh /tmp and /dev/shm of a capped size,
-  a /proc of its own PID namespace and a minimal /dev. Where the repository, the venv, the course or
+  a /proc of its own PID namespace and a minimal, read-only /dev. Where the repository, the venv, the course or
   the data live (a home folder, /tmp, /srv) does not matter: nothing is visible unless listed here;
 - new user, PID, network, IPC, UTS and cgroup namespaces: no network at all (not even a loopback
   reachable from outside), no other process visible;
@@ -147,7 +147,10 @@ def command(argv: Sequence[str], limits: Limits, *, writable: Sequence[Path] = (
             "--hostname", "sandbox", "--die-with-parent", "--new-session", "--clearenv",
             *_system_binds(), "--proc", "/proc", *_proc_covers(), "--dev", "/dev",
             "--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp",
-            "--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/dev/shm"]
+            "--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/dev/shm",
+            # bubblewrap's /dev is a memory file system that the sandbox's uid owns, with no size limit (half
+            # the machine's memory): read-only, like the root; its devices and /dev/shm work as before
+            "--remount-ro", "/dev"]
     for kind, source, place in binds:
         args += [kind, source, place]
     args += ["--remount-ro", "/"]   # the empty root itself: nothing may be written beside the mounts above
@@ -235,7 +238,7 @@ def check() -> None:
         raise SandboxUnavailable("`prlimit` (util-linux) is not installed", "install util-linux")
     inside = ("import os, sys\n"
               "assert os.getuid() == 65534, 'not uid 65534'\n"
-              "writable = [p for p in ('/proc/sys/kernel', '/proc/sysrq-trigger', '/') if os.access(p, os.W_OK)]\n"
+              "writable = [p for p in ('/proc/sys/kernel', '/proc/sysrq-trigger', '/', '/dev') if os.access(p, os.W_OK)]\n"
               "assert not writable, f'{writable} writable'\n"
               "shared = os.statvfs(sys.argv[1])\n"
               "assert shared.f_blocks * shared.f_frsize <= 2**20, 'the shared folder is not capped'\n")

@@ -72,6 +72,7 @@ def print_class_table(result, course: Course, feedback: dict[str, Path]) -> None
 
 def cmd_grade(args: argparse.Namespace) -> int:
     from autograder.grading.data import DataUnavailable
+    from autograder.sandbox.machine_memory import ADVICE as MEMORY_ADVICE, memory_bounded
     from autograder.sandbox.policy import SandboxUnavailable
     from autograder.staff.feedback import generate_feedback
     from autograder.workflow.grade_class import grade_class
@@ -88,6 +89,8 @@ def cmd_grade(args: argparse.Namespace) -> int:
     graded = [s for s, r in result.students.items() if r.status == "graded"]
     feedback = generate_feedback(course, graded) if not args.no_feedback and result.regraded else {}
     print_class_table(result, course, feedback)
+    if result.regraded and not memory_bounded():
+        print(f"NOTE: {MEMORY_ADVICE}.", file=sys.stderr)
     return 2 if result.machine_errors else 0
 
 

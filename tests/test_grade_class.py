@@ -264,6 +264,48 @@ def test_a_machine_error_keeps_the_students_earlier_results_and_the_next_run_gra
         "the machine error was remembered as dan's grading: the next run would not grade his new notebook")
 
 
+def test_a_grading_that_fails_beside_others_is_graded_again_alone_and_the_second_attempt_counts(
+        graded, tmp_path, monkeypatch):
+    """A neighbour's load can push a grading past its time limit (nothing bounds CPU), a neighbour's memory can
+    get one of its processes killed: the first attempt of such a grading is not the one the student keeps."""
+    course, downloads = graded["course"], tmp_path / "downloads"
+    shutil.copytree(graded["downloads"], downloads)
+    for path in (downloads / "carol_vae.ipynb", downloads / "ada_vae.ipynb"):
+        nb = nbformat.read(str(path), as_version=4)
+        notebooks.cells_by_grade_id(nb)["p3c_answer_beta0"].source = "A second thought."
+        nbformat.write(nb, str(path))
+    real_grade, attempts = grade_student.grade, []
+
+    def slowed_down_the_first_time(student, *args, **kwargs):
+        attempts.append(student)
+        if student == "carol" and attempts.count("carol") == 1:
+            return grade_student.Graded("timed out", "did not finish within 900 s (slowed down by its neighbours)")
+        return real_grade(student, *args, **kwargs)
+    monkeypatch.setattr(grade_student, "grade", slowed_down_the_first_time)
+    again = grade_class(downloads, course, graded["roster"], workers=2, limits=LIMITS, progress=False)
+    carol = again.students["carol"]
+    assert attempts.count("carol") == 2 and attempts[-1] == "carol", f"carol was graded {attempts.count('carol')} times: {attempts}"
+    assert attempts.count("ada") == 1, "ada's grading succeeded the first time: it must not be graded again"
+    assert carol.status == "graded" and carol.scores == graded["result"].students["carol"].scores, (
+        f"carol's second attempt should count: {carol.status} {carol.reason} {carol.scores}")
+    assert any("Graded twice" in note and "timed out" in note for note in carol.notes), carol.notes
+
+
+def test_a_grading_that_times_out_alone_too_is_recorded_as_timed_out_after_two_attempts(tmp_path):
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    for student in ("tom", "tim"):
+        (downloads / f"{student}_vae.ipynb").write_bytes(SOURCE_NOTEBOOK.read_bytes())
+    course = Course(tmp_path / "course")
+    result = grade_class(downloads, course, workers=2, limits=GradingLimits(seconds=5), progress=False)
+    for student in ("tom", "tim"):
+        report = result.students[student]
+        assert report.status == "timed out" and "did not finish within 5 s" in report.reason, report
+        assert any("Graded twice" in note for note in report.notes), f"{student} was graded once: {report.notes}"
+    again = grade_class(downloads, course, workers=2, limits=GradingLimits(seconds=5), progress=False)
+    assert sorted(again.unchanged) == ["tim", "tom"], "after two attempts the time-out is the notebook's result"
+
+
 def test_a_grading_that_cannot_be_started_is_the_machines_error_not_the_notebooks(tmp_path, monkeypatch):
     """Whatever stops the grader before nbgrader runs (here: the kernel's sockets folder is not a folder, so
     its private file system cannot be made) is the machine's: the student keeps their results, told why."""

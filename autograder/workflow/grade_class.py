@@ -5,8 +5,10 @@
     student's scores into the course's gradebook, one writer -> a report per student.
 
 One student's failure (a broken file, a dead kernel, an endless loop, a crash of nbgrader)
-costs only that student, with a reason in plain words. Running it again regrades only
-students whose notebook, or the grader itself, changed (`force=True` regrades everyone).
+costs only that student, with a reason in plain words; a grading that failed or timed out with
+other students graded beside it is tried again, alone, at the end of the run (RETRIED). Running
+it again regrades only students whose notebook, or the grader itself, changed (`force=True`
+regrades everyone).
 """
 from __future__ import annotations
 
@@ -44,6 +46,10 @@ from autograder.sandbox.processes import remove_tree
 
 log = logging.getLogger(__name__)
 KEPT_LOG_BYTES = 4 * 2**20   # of each student's nbgrader log (its end)
+# What the students graded beside one can cause (their load slows it past its time limit, their memory gets
+# one of its processes killed), as well as its own notebook: such a grading is tried again once, alone, at the
+# end of the run, and the second attempt is the one recorded.
+RETRIED = ("failed", "timed out")
 
 
 @dataclass
@@ -219,9 +225,19 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
     try:
         template = grade_student.make_template_gradebook(work)
 
-        def one(item):
+        retry_later = []
+
+        def one(item, first_attempt: grade_student.Graded | None = None):
             report, download, notebook, replaced = item
             graded = grade_student.grade(report.student, notebook, template, work, limits)
+            if graded.status in RETRIED and first_attempt is None and min(workers, len(to_grade)) > 1:
+                log.info("%s: %s with other students graded beside it; it is graded again, alone, at the end",
+                         report.student, graded.status)
+                with lock:
+                    retry_later.append((item, graded))
+                if graded.scratch is not None:
+                    remove_tree(graded.scratch)
+                return report
             if graded.status == grade_student.MACHINE_ERROR:
                 # Nothing of theirs changes, not even the stored copies of what they sent: their report, scores
                 # and autograded notebook stay those of the notebook graded before. No manifest entry, so the next run
@@ -239,6 +255,10 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
                 _keep_submitted(course, report.student, notebook)
                 report.seconds = round(graded.seconds, 1)
                 report.notes, report.flags = graded.notes, report.flags + graded.flags
+                if first_attempt is not None:
+                    report.notes.append(f"Graded twice: the first attempt, with other students graded beside it, "
+                                        f"{first_attempt.status} ({first_attempt.reason}); this is the second, "
+                                        f"alone, and the one recorded.")
                 if limits.unconfined:
                     report.notes.append(UNCONFINED_NOTE)
                 report.log = str(_keep_log(course, report.student, graded.log))
@@ -260,6 +280,9 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
             for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="student",
                                disable=not progress):
                 future.result()
+        for item, first_attempt in tqdm(retry_later, desc="grading again, alone", unit="student",
+                                        disable=not progress or not retry_later):
+            one(item, first_attempt)
     finally:
         remove_tree(work)
 

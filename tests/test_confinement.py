@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import nbformat
@@ -69,6 +70,13 @@ def escape_attempts(paths):
         out[f"list {path}"] = _python(lambda: os.listdir(path))
     for path in paths["write"]:
         out[f"write {path}"] = _python(lambda: open(path, "a").write("# planted by the student"))
+    out["open a pseudo-terminal (the machine has a few thousand)"] = _python(os.openpty)
+    for path in ("/proc/kpageflags", "/proc/slabinfo", "/proc/vmallocinfo"):   # root only: the sandbox's uid may be
+        try:
+            with open(path, "rb") as f:
+                out[f"the machine's {path} readable"] = "SUCCEEDED" if f.read(64) else "refused (empty)"
+        except OSError as e:
+            out[f"the machine's {path} readable"] = f"refused ({errno.errorcode.get(e.errno, e.errno)})"
     for path in ("/proc/sys/kernel/core_pattern", "/proc/sysrq-trigger"):   # only asked: never written
         out[f"may write {path}"] = "SUCCEEDED" if os.access(path, os.W_OK) else "refused"
     out["writable mounts"] = sorted({m[4] for m in (line.split() for line in open("/proc/self/mountinfo"))
@@ -142,6 +150,47 @@ def test_no_escape_from_a_notebook_cell(grader_files, tmp_path):
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = "".join(o.get("text", "") for o in nb.cells[1].outputs if o.output_type == "stream")
     assert_confined(json.loads(text), "a notebook cell", grader_files, "/tmp/vae-kernel-")   # its sockets folder
+
+
+def test_a_notebook_cell_cannot_make_the_grader_connect_to_another_socket_of_the_machine(tmp_path):
+    """ZeroMQ reconnects a dropped connection to the same path: a cell that closes one of its kernel's sockets
+    and puts a link to another UNIX socket in its place must not get the grader (its user, root maybe)
+    connected there. The target stands for any socket of the machine (docker's, a database's, systemd's)."""
+    import socket
+    import threading
+    target = tmp_path / "target.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(target))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    reached, running = [], [True]
+
+    def accept():
+        while running[0]:
+            try:
+                reached.append(listener.accept()[0])
+            except OSError:
+                pass
+    thread = threading.Thread(target=accept)
+    thread.start()
+    swap = (f"import glob, json, os\nfrom ipykernel.kernelapp import IPKernelApp\n"
+            f"info = json.load(open(glob.glob('/tmp/vae-kernel-*/connection.json')[0]))\n"
+            f"IPKernelApp.instance().stdin_socket.close(linger=0)\n"
+            f"path = info['ip'] + '-' + str(info['stdin_port'])\n"
+            f"os.unlink(path)\nos.symlink({str(target)!r}, path)\nprint('replaced', path)")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(swap),
+                                         nbformat.v4.new_code_cell("import time; time.sleep(3)")])
+    try:
+        NotebookClient(nb, timeout=60, kernel_name="python3", kernel_manager_class=ConfinedKernelManager,
+                       resources={"metadata": {"path": str(tmp_path)}}).execute()
+        time.sleep(1)
+    finally:
+        running[0] = False
+        thread.join()
+        listener.close()
+    said = "".join(o.get("text", "") for o in nb.cells[0].outputs if o.output_type == "stream")
+    assert "replaced" in said, f"the cell could not replace its socket, so this tests nothing: {nb.cells[0].outputs}"
+    assert not reached, f"the grader connected {len(reached)} time(s) to a socket the notebook's cell pointed it at"
 
 
 def test_a_notebook_cell_has_no_network_and_no_grader_secret(monkeypatch, tmp_path):

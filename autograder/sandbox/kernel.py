@@ -8,6 +8,10 @@ exist in it), no network, no capabilities, the limits of sandbox/limits.py (`KER
 The kernel talks to nbgrader over UNIX sockets (Jupyter's `ipc` transport) in a fresh folder of
 its own, the only folder it shares with the grader: with no network namespace in common, TCP
 would need one. Interrupts are sent as messages (a signal would reach bubblewrap, not the kernel).
+The grader never connects through that folder, which the kernel may change: once the kernel has
+made its sockets, before any cell runs, the grader links them into a folder beside it that the
+kernel cannot see, and connects there. Otherwise a cell could replace a socket with a link to any
+UNIX socket of the machine and have ZeroMQ reconnect the grader to it, as the grader's user.
 
 nbgrader_config.py selects it through autograder.grading.nbgrader_plugin.ExecuteUntilStuck, so the class
 command, plain `nbgrader autograde` and the Gradescope bundle all run kernels this way. If the
@@ -19,9 +23,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
@@ -75,10 +81,14 @@ class Sandbox(Configurable):
                                   "Every report then says so.").tag(config=True)
 
 
+SOCKETS_SECONDS = 60   # for the kernel to make its sockets (about a second; nbclient's own start timeout is 60 s)
+
+
 class ConfinedKernelManager(AsyncKernelManager):
     """An IPython kernel under the sandbox policy, reached over UNIX sockets in a folder of its own."""
 
-    _sockets: Path | None = None
+    _sockets: Path | None = None   # the kernel's folder (it may write there)
+    _links: Path | None = None     # the grader's links to the kernel's sockets (the kernel cannot see it)
 
     @property
     def unconfined(self) -> bool:
@@ -98,6 +108,33 @@ class ConfinedKernelManager(AsyncKernelManager):
         kw["env"] = {**kw.get("env", os.environ), **THREADS}   # what an unconfined kernel sees
         return command, kw
 
+    async def _async_post_start_kernel(self, **kw) -> None:
+        await self._connect_through_links()
+        await super()._async_post_start_kernel(**kw)   # connects the control socket: through the links
+
+    async def _connect_through_links(self) -> None:
+        """Point every connection of the grader (this manager's and its clients') at links to the kernel's sockets.
+
+        Made as soon as the kernel has bound all five, before any cell can run: they are its own. A link is
+        the socket itself, so a reconnect reaches the same socket, or nothing, whatever the cell does to
+        the kernel's folder.
+        """
+        ports = (self.shell_port, self.iopub_port, self.stdin_port, self.control_port, self.hb_port)
+        names = [f"{Path(self.ip).name}-{port}" for port in ports]
+        deadline = time.monotonic() + SOCKETS_SECONDS
+        while not all(_is_socket(self._sockets / name) for name in names):
+            if not await self.is_alive():
+                return   # nbclient reports the dead kernel
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the notebook's kernel did not open its sockets within {SOCKETS_SECONDS} s")
+            await asyncio.sleep(0.02)
+        links = Path(tempfile.mkdtemp(prefix="vae-links-", dir=self._sockets.parent))
+        for name in names:
+            os.link(self._sockets / name, links / name, follow_symlinks=False)
+            if not _is_socket(links / name):
+                raise RuntimeError(f"the kernel's {name} is not a socket")
+        self._links, self.ip = links, str(links / Path(self.ip).name)
+
     @property
     def kernel_spec(self):
         spec = super().kernel_spec
@@ -116,5 +153,13 @@ class ConfinedKernelManager(AsyncKernelManager):
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if self._sockets is not None and not restart:
-            sockets, self._sockets = self._sockets, None
-            await asyncio.to_thread(remove_tree, sockets)   # its retry waits a second: not in nbgrader's event loop
+            folders, self._sockets, self._links = [self._sockets, self._links], None, None
+            for folder in filter(None, folders):
+                await asyncio.to_thread(remove_tree, folder)   # its retry waits a second: not in nbgrader's event loop
+
+
+def _is_socket(path: Path) -> bool:
+    try:
+        return stat.S_ISSOCK(os.lstat(path).st_mode)
+    except OSError:
+        return False

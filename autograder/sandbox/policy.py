@@ -7,7 +7,8 @@ nbgrader executes it (sandbox/kernel.py) or in a probe of the hidden checks (san
   (/usr and its links), a few harmless files of /etc, the Python installation and environment
   that grade, and the MNIST data are bound read-only, plus the folders a caller names writable
   (a probe's scratch folder, a kernel's socket folder); a fresh /tmp and /dev/shm of a capped size,
-  a /proc of its own PID namespace and a minimal, read-only /dev. Where the repository, the venv, the course or
+  a /proc of its own PID namespace (its root-only files empty) and a minimal, read-only /dev
+  that hands out no pseudo-terminal. Where the repository, the venv, the course or
   the data live (a home folder, /tmp, /srv) does not matter: nothing is visible unless listed here;
 - new user, PID, network, IPC, UTS and cgroup namespaces: no network at all (not even a loopback
   reachable from outside), no other process visible;
@@ -124,10 +125,30 @@ PROC_COVERED = ("/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/
                 "/proc/kcore", "/proc/kallsyms", "/proc/timer_list", "/proc/keys", "/proc/key-users")
 
 
+@cache
+def _proc_root_only() -> tuple[str, ...]:
+    """The files of /proc that only root may read (the machine's physical pages, its slabs, its timers...).
+
+    The sandbox's uid is the grader's: when the grader is root, these would be readable inside.
+    """
+    names = []
+    for entry in os.scandir("/proc"):
+        try:
+            if not entry.name.isdigit() and entry.is_file(follow_symlinks=False) and not entry.stat().st_mode & 0o004:
+                names.append(entry.path)
+        except OSError:
+            continue
+    return tuple(sorted(names))
+
+
 def _proc_covers() -> list[str]:
     args = []
+    hidden = _proc_root_only()
     for path in PROC_COVERED:
-        args += ["--ro-bind-try", path, path]
+        if path not in hidden:
+            args += ["--ro-bind-try", path, path]
+    for path in hidden:   # an empty file in their place, whoever grades
+        args += ["--ro-bind-try", "/dev/null", path]
     return args
 
 
@@ -146,6 +167,8 @@ def command(argv: Sequence[str], limits: Limits, *, writable: Sequence[Path] = (
             "--unshare-cgroup-try", "--disable-userns", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID),
             "--hostname", "sandbox", "--die-with-parent", "--new-session", "--clearenv",
             *_system_binds(), "--proc", "/proc", *_proc_covers(), "--dev", "/dev",
+            # bubblewrap's /dev/pts may hand out every pseudo-terminal the machine has left: none here
+            "--ro-bind", "/dev/null", "/dev/pts/ptmx",
             "--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp",
             "--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/dev/shm",
             # bubblewrap's /dev is a memory file system that the sandbox's uid owns, with no size limit (half

@@ -306,6 +306,30 @@ def test_a_grading_that_times_out_alone_too_is_recorded_as_timed_out_after_two_a
     assert sorted(again.unchanged) == ["tim", "tom"], "after two attempts the time-out is the notebook's result"
 
 
+def test_a_run_retries_at_most_a_few_gradings_so_notebooks_that_always_time_out_cannot_multiply_its_length(
+        tmp_path, monkeypatch):
+    """Each retry is serial and may take the whole time limit: beyond RETRIES_PER_RUN, the first attempt counts."""
+    from autograder.workflow import grade_class as class_module
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    students = [f"s{n}" for n in range(class_module.RETRIES_PER_RUN + 2)]
+    for student in students:
+        (downloads / f"{student}_vae.ipynb").write_bytes(SOURCE_NOTEBOOK.read_bytes())
+    attempts = []
+
+    def always_too_slow(student, *args, **kwargs):   # what the retry policy sees of a notebook over its limit
+        attempts.append(student)
+        return grade_student.Graded("timed out", "did not finish within 600 s")
+    monkeypatch.setattr(grade_student, "grade", always_too_slow)
+    result = grade_class(downloads, Course(tmp_path / "course"), workers=2, progress=False)
+    twice = sorted(s for s in students if attempts.count(s) == 2)
+    once = sorted(s for s in students if attempts.count(s) == 1)
+    assert len(twice) == class_module.RETRIES_PER_RUN and len(once) == 2, f"attempts per student: {attempts}"
+    for student in once:
+        assert any("Not graded again alone" in n for n in result.students[student].notes), result.students[student].notes
+        assert result.students[student].status == "timed out"
+
+
 def test_a_grading_that_cannot_be_started_is_the_machines_error_not_the_notebooks(tmp_path, monkeypatch):
     """Whatever stops the grader before nbgrader runs (here: the kernel's sockets folder is not a folder, so
     its private file system cannot be made) is the machine's: the student keeps their results, told why."""

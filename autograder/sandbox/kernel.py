@@ -81,7 +81,7 @@ class Sandbox(Configurable):
                                   "Every report then says so.").tag(config=True)
 
 
-SOCKETS_SECONDS = 60   # for the kernel to make its sockets (about a second; nbclient's own start timeout is 60 s)
+SOCKETS_SECONDS = 120   # for the kernel to make its sockets (about a second), as nbgrader_config.py's startup_timeout
 
 
 class ConfinedKernelManager(AsyncKernelManager):

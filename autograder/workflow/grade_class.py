@@ -50,6 +50,9 @@ KEPT_LOG_BYTES = 4 * 2**20   # of each student's nbgrader log (its end)
 # one of its processes killed), as well as its own notebook: such a grading is tried again once, alone, at the
 # end of the run, and the second attempt is the one recorded.
 RETRIED = ("failed", "timed out")
+# Retries are serial and each may take the whole time limit: a class of notebooks that always time out
+# must not multiply the run's length. Beyond this many in one run, a first attempt is the one recorded.
+RETRIES_PER_RUN = 5
 
 
 @dataclass
@@ -231,13 +234,18 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
             report, download, notebook, replaced = item
             graded = grade_student.grade(report.student, notebook, template, work, limits)
             if graded.status in RETRIED and first_attempt is None and min(workers, len(to_grade)) > 1:
-                log.info("%s: %s with other students graded beside it; it is graded again, alone, at the end",
-                         report.student, graded.status)
                 with lock:
-                    retry_later.append((item, graded))
-                if graded.scratch is not None:
-                    remove_tree(graded.scratch)
-                return report
+                    retried = len(retry_later) < RETRIES_PER_RUN
+                    if retried:
+                        retry_later.append((item, graded))
+                if retried:
+                    log.info("%s: %s with other students graded beside it; it is graded again, alone, at the end",
+                             report.student, graded.status)
+                    if graded.scratch is not None:
+                        remove_tree(graded.scratch)
+                    return report
+                graded.notes.append(f"Not graded again alone: this run had already retried {RETRIES_PER_RUN} "
+                                    f"gradings; grade again with --student {report.student} --force.")
             if graded.status == grade_student.MACHINE_ERROR:
                 # Nothing of theirs changes, not even the stored copies of what they sent: their report, scores
                 # and autograded notebook stay those of the notebook graded before. No manifest entry, so the next run
@@ -272,7 +280,8 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
                     _clear_previous(course, report.student)
                     _record_ungradable(course, report.student)
                 _finish(course, manifest, report, result)
-            remove_tree(graded.scratch)   # probes and kernels wrote in it; outside the lock, which every student waits for
+            if graded.scratch is not None:   # probes and kernels wrote in it; outside the lock, which every student waits for
+                remove_tree(graded.scratch)
             return report
 
         with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -13,38 +13,39 @@ from pathlib import Path
 UNLIMITED_V1 = 2**62   # cgroup v1 writes "no limit" as a number near 2**63
 
 
-def _limit_v2(root: Path, path: str) -> int | None:
-    """The lowest memory.max along `path` and its ancestors in a cgroup v2 hierarchy at `root`."""
+def _lowest(limits) -> int | None:
+    return min((limit for limit in limits if limit is not None), default=None)
+
+
+def _read_limit(path: Path, unlimited) -> int | None:
+    """The limit a cgroup file holds, or None for no limit (or no such file)."""
+    try:
+        text = path.read_text().strip()
+        return None if unlimited(text) else int(text)
+    except (OSError, ValueError):
+        return None
+
+
+def _lowest_limit(mount: Path, path: str, name: str, unlimited) -> int | None:
+    """The lowest limit in the file `name` of the cgroup `path` and of its ancestors, up to the hierarchy's `mount`."""
+    folder = mount / path.strip("/")
     limits = []
-    folder = root / path.strip("/")
     for candidate in (folder, *folder.parents):
-        try:
-            text = (candidate / "memory.max").read_text().strip()
-        except OSError:
-            text = "max"
-        if text != "max":
-            limits.append(int(text))
-        if candidate == root:
+        limits.append(_read_limit(candidate / name, unlimited))
+        if candidate == mount:
             break
-    return min(limits, default=None)
+    return _lowest(limits)
+
+
+def _limit_v2(root: Path, path: str) -> int | None:
+    return _lowest_limit(root, path, "memory.max", lambda text: text == "max")
 
 
 def _limit_v1(root: Path, path: str) -> int | None:
-    """The lowest memory.limit_in_bytes along `path` and its ancestors in the v1 memory hierarchy."""
+    """In the v1 memory hierarchy (mounted alone, or with other controllers: "memory,cpuset")."""
     mounts = [d for d in root.iterdir() if d.is_dir() and "memory" in d.name.split(",")] if root.is_dir() else []
-    limits = []
-    for mount in mounts:
-        folder = mount / path.strip("/")
-        for candidate in (folder, *folder.parents):
-            try:
-                value = int((candidate / "memory.limit_in_bytes").read_text())
-            except (OSError, ValueError):
-                value = UNLIMITED_V1
-            if value < UNLIMITED_V1:
-                limits.append(value)
-            if candidate == mount:
-                break
-    return min(limits, default=None)
+    limits = [_lowest_limit(m, path, "memory.limit_in_bytes", lambda text: int(text) >= UNLIMITED_V1) for m in mounts]
+    return _lowest(limits)
 
 
 def cgroup_memory_limit(proc_cgroup: Path = Path("/proc/self/cgroup"),
@@ -63,7 +64,7 @@ def cgroup_memory_limit(proc_cgroup: Path = Path("/proc/self/cgroup"),
             limits.append(_limit_v2(cgroup_root, path))
         elif "memory" in controllers.split(","):
             limits.append(_limit_v1(cgroup_root, path))
-    return min((limit for limit in limits if limit is not None), default=None)
+    return _lowest(limits)
 
 
 def physical_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:

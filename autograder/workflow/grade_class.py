@@ -231,8 +231,17 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
         retry_later = []
 
         def one(item, first_attempt: grade_student.Graded | None = None):
-            report, download, notebook, replaced = item
+            report, _, notebook, _ = item
             graded = grade_student.grade(report.student, notebook, template, work, limits)
+            try:
+                return settle(item, graded, first_attempt)
+            finally:   # probes and kernels wrote in its scratch course; outside the lock, which every student waits for
+                if graded.scratch is not None:
+                    remove_tree(graded.scratch)
+
+        def settle(item, graded: grade_student.Graded, first_attempt: grade_student.Graded | None):
+            """Retry `graded` later, or record it (the machine's error, or the notebook's result)."""
+            report, download, notebook, replaced = item
             if graded.status in RETRIED and first_attempt is None and min(workers, len(to_grade)) > 1:
                 with lock:
                     retried = len(retry_later) < RETRIES_PER_RUN
@@ -241,8 +250,6 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
                 if retried:
                     log.info("%s: %s with other students graded beside it; it is graded again, alone, at the end",
                              report.student, graded.status)
-                    if graded.scratch is not None:
-                        remove_tree(graded.scratch)
                     return report
                 graded.notes.append(f"Not graded again alone: this run had already retried {RETRIES_PER_RUN} "
                                     f"gradings; grade again with --student {report.student} --force.")
@@ -255,8 +262,6 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
                     log.warning("%s: not graded (this machine, not the notebook): %s", report.student, report.reason)
                     result.students[report.student] = report
                     result.machine_errors.append(report.student)
-                if graded.scratch is not None:
-                    remove_tree(graded.scratch)
                 return report
             with lock:   # one writer to the gradebook and the course's folders
                 _keep_original(course, report.student, download)
@@ -280,8 +285,6 @@ def _grade_all(course, to_grade, workers, limits, progress, result, manifest) ->
                     _clear_previous(course, report.student)
                     _record_ungradable(course, report.student)
                 _finish(course, manifest, report, result)
-            if graded.scratch is not None:   # probes and kernels wrote in it; outside the lock, which every student waits for
-                remove_tree(graded.scratch)
             return report
 
         with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -59,6 +59,14 @@ def test_a_v1_memory_limit_is_read_from_the_memory_hierarchy(tmp_path):
     assert limit == 3 * GiB, limit
 
 
+def test_a_limit_file_that_is_not_a_number_counts_as_no_limit_and_the_others_still_bound(tmp_path):
+    """A garbled memory.max (not "max", not a number) must not stop the class command: it is no limit, so the
+    grader is warned unless another ancestor's limit bounds the grading."""
+    assert _limit(tmp_path, "0::/a\n", {"a/memory.max": "12 G"}) is None
+    limit = _limit(tmp_path / "two", "0::/a/b\n", {"a/memory.max": str(5 * GiB), "a/b/memory.max": "garbled"})
+    assert limit == 5 * GiB, f"the parent's 5 GiB limit was lost behind a garbled child file: read {limit}"
+
+
 def test_a_machine_without_cgroup_files_is_unbounded(tmp_path):
     assert cgroup_memory_limit(tmp_path / "missing", tmp_path / "missing-sys") is None
 
